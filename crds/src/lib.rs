@@ -1,0 +1,1 @@
+//! Switchyard's API: the `AIModel`, `AIRoute` and `AIPolicy` resources and the snapshot compiler.

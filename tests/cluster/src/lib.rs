@@ -1,0 +1,1 @@
+//! Test support: a real etcd + kube-apiserver, Redis and per-test namespaces.

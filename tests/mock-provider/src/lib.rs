@@ -1,0 +1,1 @@
+//! A mock LLM provider speaking the real wire formats of the providers Switchyard supports.
