@@ -89,10 +89,16 @@ pub(crate) struct Paced {
     reset: ResetTrigger,
     sleep: Option<Pin<Box<Sleep>>>,
     slept: bool,
+    /// Set once the connection reset was triggered: the body must never yield again, even
+    /// if polled before the connection task drops it.
+    dead: bool,
 }
 
 impl Paced {
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if self.dead {
+            return Poll::Pending;
+        }
         loop {
             if let Some(sleep) = self.sleep.as_mut() {
                 if sleep.as_mut().poll(cx).is_pending() {
@@ -135,6 +141,7 @@ impl Paced {
         match fault {
             Fault::ResetMidStream => {
                 self.reset.fire();
+                self.dead = true;
                 Interrupt::Pending
             }
             Fault::StallMidStream => {
@@ -241,5 +248,6 @@ pub(crate) fn stream(plan: StreamPlan, controls: &Controls, reset: &ResetTrigger
         reset: reset.clone(),
         sleep: None,
         slept: false,
+        dead: false,
     }))
 }
