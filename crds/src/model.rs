@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     conditions::ObjectStatus,
-    quantity::{Duration, Usd},
+    quantity::{Duration, Usd, durations_in_order},
     refs::{SecretKeyRef, SecretRef, ServiceRef},
 };
 
@@ -64,7 +64,7 @@ pub struct AIModelSpec {
     /// `openai-compatible`. Mutually exclusive with `serviceRef`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
-    #[x_kube(validation = Rule::new("isURL(self) && (self.startsWith('https://') || self.startsWith('http://'))").message("endpoint must be an http:// or https:// URL"))]
+    #[x_kube(validation = Rule::new("isURL(self) && (self.startsWith('https://') || self.startsWith('http://')) && url(self).getHostname() != ''").message("endpoint must be an http:// or https:// URL"))]
     pub endpoint: Option<String>,
     /// An in-cluster Service (same namespace) that serves the model over plain HTTP, reached as
     /// `http://NAME.NAMESPACE.svc:PORT`. Mutually exclusive with `endpoint`.
@@ -235,7 +235,7 @@ pub struct Quota {
 /// Timeouts for calls to one model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("!has(self.firstToken) || !has(self.total) || duration(self.firstToken) <= duration(self.total)").message("timeouts.firstToken must not exceed timeouts.total"))]
+#[x_kube(validation = Rule::new(durations_in_order("firstToken", "total")).message("timeouts.firstToken must not exceed timeouts.total"))]
 pub struct ModelTimeouts {
     /// Time to open a connection (TCP and TLS). Default `5s`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -155,7 +155,7 @@ pub struct ApiKeyAuth {
 #[x_kube(validation = Rule::new("size(self.matchLabels) > 0").message("selector.matchLabels must not be empty"))]
 pub struct LabelSelector {
     /// Label pairs that must all be present.
-    #[schemars(length(max = 16))]
+    #[schemars(extend("maxProperties" = 16))]
     pub match_labels: BTreeMap<String, String>,
 }
 
@@ -191,7 +191,7 @@ pub struct JwksSource {
     /// An https URL the proxies fetch the JWKS from, cached and refreshed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
-    #[x_kube(validation = Rule::new("isURL(self) && self.startsWith('https://')").message("jwks.url must be an https:// URL"))]
+    #[x_kube(validation = Rule::new("isURL(self) && self.startsWith('https://') && url(self).getHostname() != ''").message("jwks.url must be an https:// URL"))]
     pub url: Option<String>,
 }
 

@@ -10,15 +10,33 @@ use rust_decimal::Decimal;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
-/// CEL rule that accepts a positive Go-style duration (`500ms`, `30s`, `1h30m`).
-const DURATION_RULE: &str =
-    "self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) > duration('0s')";
+/// The shape of a Go-style duration (`500ms`, `30s`, `1h30m`), as a CEL string literal.
+const DURATION_PATTERN: &str = "'^([0-9]+(\\\\.[0-9]+)?(ns|us|ms|s|m|h))+$'";
 const DURATION_MESSAGE: &str = "must be a positive duration such as 500ms, 30s, 5m or 1h30m";
 
 /// CEL rule that accepts a non-negative decimal with at most 9 digits on each side of the point.
 const USD_RULE: &str = "self.matches('^[0-9]{1,9}(\\\\.[0-9]{1,9})?$')";
 const USD_MESSAGE: &str =
     "must be a decimal amount of US dollars such as 2.50 (no sign, no exponent)";
+
+/// CEL rule that accepts a positive Go-style duration (`500ms`, `30s`, `1h30m`).
+fn duration_rule() -> String {
+    format!("self.matches({DURATION_PATTERN}) && duration(self) > duration('0s')")
+}
+
+/// CEL rule for an object with two optional [`Duration`] fields: `shorter` must not exceed
+/// `longer`.
+///
+/// A value that is not a duration at all lets this rule pass, so it is reported once, by its own
+/// field's rule. Without that guard `duration()` fails on it, and both the API server and kube-cel
+/// would report a second, unreadable evaluation error for the enclosing object.
+pub(crate) fn durations_in_order(shorter: &str, longer: &str) -> String {
+    format!(
+        "!has(self.{shorter}) || !has(self.{longer}) \
+         || !self.{shorter}.matches({DURATION_PATTERN}) || !self.{longer}.matches({DURATION_PATTERN}) \
+         || duration(self.{shorter}) <= duration(self.{longer})"
+    )
+}
 
 /// A positive duration written the Kubernetes way (`metav1.Duration`): `500ms`, `30s`, `1h30m`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -56,6 +74,9 @@ impl fmt::Display for Duration {
 /// Why a duration string was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum DurationError {
+    /// The text is not digits and a unit, repeated: it has a sign, a space or an unknown unit.
+    #[error("{DURATION_MESSAGE}")]
+    Shape,
     /// The text is not a Go-style duration.
     #[error("{DURATION_MESSAGE}")]
     Syntax(#[source] kube::core::duration::ParseError),
@@ -68,12 +89,43 @@ impl FromStr for Duration {
     type Err = DurationError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if !has_duration_shape(text) {
+            return Err(DurationError::Shape);
+        }
         let parsed: kube::core::Duration = text.parse().map_err(DurationError::Syntax)?;
         if parsed.is_negative() || std::time::Duration::from(parsed).is_zero() {
             return Err(DurationError::NotPositive);
         }
         Ok(Self(parsed.into()))
     }
+}
+
+/// Whether `text` is digits, an optional fraction and a unit, one or more times: exactly what
+/// the CEL rule's pattern accepts. Go and kube also take a leading sign and `µs`; the API server
+/// refuses those, so the standalone loader does too.
+fn has_duration_shape(text: &str) -> bool {
+    const UNITS: [&str; 6] = ["ns", "us", "ms", "s", "m", "h"];
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let whole = digits(rest);
+        if whole == 0 {
+            return false;
+        }
+        rest = &rest[whole..];
+        if let Some(tail) = rest.strip_prefix('.') {
+            let fraction = digits(tail);
+            if fraction == 0 {
+                return false;
+            }
+            rest = &tail[fraction..];
+        }
+        let Some(unit) = UNITS.iter().find(|unit| rest.starts_with(**unit)) else {
+            return false;
+        };
+        rest = &rest[unit.len()..];
+    }
+    !text.is_empty()
 }
 
 impl Serialize for Duration {
@@ -102,7 +154,7 @@ impl JsonSchema for Duration {
         json_schema!({
             "type": "string",
             "maxLength": 32,
-            "x-kubernetes-validations": [{ "rule": DURATION_RULE, "message": DURATION_MESSAGE }],
+            "x-kubernetes-validations": [{ "rule": duration_rule(), "message": DURATION_MESSAGE }],
         })
     }
 }
@@ -199,7 +251,7 @@ mod tests {
 
     #[test]
     fn zero_negative_and_unitless_durations_are_refused() {
-        for bad in ["0s", "-5s", "30", "", "5 s", "soon"] {
+        for bad in ["0s", "-5s", "+5s", "5µs", "30", "", "5 s", "soon"] {
             assert!(bad.parse::<Duration>().is_err(), "{bad:?} was accepted");
         }
     }

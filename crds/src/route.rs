@@ -7,7 +7,12 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::{conditions::ObjectStatus, params::Params, quantity::Duration, refs::ModelRef};
+use crate::{
+    conditions::ObjectStatus,
+    params::Params,
+    quantity::{Duration, durations_in_order},
+    refs::ModelRef,
+};
 
 /// A public model name and where its requests go.
 // kube's `printcolumn(...)` repeats `type_` on purpose.
@@ -140,7 +145,6 @@ pub enum Strategy {
 /// When a failed attempt is retried, and how.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("!has(self.backoff) || !has(self.backoff.base) || !has(self.backoff.max) || duration(self.backoff.base) <= duration(self.backoff.max)").message("retry.backoff.base must not exceed retry.backoff.max"))]
 pub struct RetryPolicy {
     /// Most attempts per request across backends and fallbacks, the first included, 1 to 10.
     /// Default 3.
@@ -184,6 +188,7 @@ pub enum RetryOn {
 /// Exponential backoff between attempts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(durations_in_order("base", "max")).message("retry.backoff.base must not exceed retry.backoff.max"))]
 pub struct Backoff {
     /// Wait before the second attempt; doubles for each attempt after that. Default `100ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -222,7 +227,7 @@ pub struct Transforms {
     pub forced_params: Params,
     /// Headers set on the upstream request (after credentials, which cannot be overridden).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schemars(length(max = 32))]
+    #[schemars(extend("maxProperties" = 32))]
     pub set_headers: BTreeMap<String, String>,
     /// A system prompt added to every chat request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
