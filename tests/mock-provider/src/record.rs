@@ -5,7 +5,8 @@ use std::sync::{Mutex, PoisonError};
 
 use bytes::Bytes;
 use hyper::Method;
-use hyper::header::HeaderMap;
+use hyper::header::{HeaderMap, HeaderValue};
+use hyper::http::request::Parts;
 use serde_json::{Map, Value, json};
 
 /// One request as the mock received it, before any check.
@@ -24,6 +25,25 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
+    /// Copies a request for the record. Deep copies, because hyper's header values and body
+    /// share the connection's read buffer: keeping those slices would pin one buffer per
+    /// recorded request and make hyper allocate a new one for the next request.
+    pub(crate) fn capture(parts: &Parts, body: &[u8]) -> Self {
+        let mut headers = HeaderMap::with_capacity(parts.headers.len());
+        for (name, value) in &parts.headers {
+            if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+                headers.append(name.clone(), value);
+            }
+        }
+        Self {
+            method: parts.method.clone(),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            headers,
+            body: Bytes::copy_from_slice(body),
+        }
+    }
+
     /// The first value of a header, if present and valid UTF-8.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

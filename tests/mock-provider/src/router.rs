@@ -243,13 +243,9 @@ pub(crate) async fn handle(
         return admin::handle(&parts.method, rest, &body, &shared);
     }
     if shared.recorder.is_enabled() {
-        shared.recorder.record(RecordedRequest {
-            method: parts.method.clone(),
-            path: path.to_owned(),
-            query: parts.uri.query().map(str::to_owned),
-            headers: parts.headers.clone(),
-            body: body.clone(),
-        });
+        shared
+            .recorder
+            .record(RecordedRequest::capture(&parts, &body));
     }
     let Some(route) = Route::parse(&parts.method, path, &parts) else {
         let message = format!("Unknown request URL: {} {path}", parts.method);
