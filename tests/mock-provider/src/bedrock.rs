@@ -49,9 +49,6 @@ pub(crate) fn authenticate(
     key: Option<&str>,
     config: &MockConfig,
 ) -> Result<(), ApiError> {
-    let denied = |kind, code, message: &str| {
-        ApiError::new(StatusCode::FORBIDDEN, kind, message).with_code(code)
-    };
     let Some(auth) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return Err(denied(
             ErrorKind::MissingCredential,
@@ -59,67 +56,67 @@ pub(crate) fn authenticate(
             "Missing Authentication Token",
         ));
     };
-    let invalid = || {
-        denied(
-            ErrorKind::BadCredential,
-            "UnrecognizedClientException",
-            "The security token included in the request is invalid.",
-        )
-    };
     if let Some(token) = auth.strip_prefix("Bearer ") {
-        return if key.is_none_or(|k| k == token.trim()) {
-            Ok(())
-        } else {
-            Err(invalid())
+        return match key {
+            Some(key) if key != token.trim() => Err(unrecognized()),
+            _ => Ok(()),
         };
     }
-    let incomplete = |message: &str| {
-        denied(
-            ErrorKind::BadCredential,
-            "IncompleteSignatureException",
-            message,
-        )
-    };
     let Some(fields) = auth.strip_prefix("AWS4-HMAC-SHA256 ") else {
         return Err(incomplete(
             "Authorization header requires AWS4-HMAC-SHA256 or Bearer.",
         ));
     };
+    let access_key_id = check_sigv4(fields, headers).map_err(incomplete)?;
+    match config.aws_access_key_id.as_deref() {
+        Some(expected) if expected != access_key_id => Err(unrecognized()),
+        _ => Ok(()),
+    }
+}
+
+/// Checks the shape of SigV4 `Authorization` fields and returns the access key id, or the
+/// message AWS gives for an incomplete signature.
+fn check_sigv4<'a>(fields: &'a str, headers: &HeaderMap) -> Result<&'a str, &'static str> {
     let field = |name: &str| {
         fields
             .split(',')
             .map(str::trim)
             .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
     };
-    let Some(credential) = field("Credential") else {
-        return Err(incomplete(
-            "Authorization header requires 'Credential' parameter.",
-        ));
-    };
+    let credential =
+        field("Credential").ok_or("Authorization header requires 'Credential' parameter.")?;
     if field("SignedHeaders").is_none() || field("Signature").is_none() {
-        return Err(incomplete(
-            "Authorization header requires 'SignedHeaders' and 'Signature' parameters.",
-        ));
+        return Err("Authorization header requires 'SignedHeaders' and 'Signature' parameters.");
     }
     if !headers.contains_key("x-amz-date") {
-        return Err(incomplete(
+        return Err(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.",
-        ));
+        );
     }
-    let scope: Vec<&str> = credential.split('/').collect();
-    if !matches!(scope.as_slice(), [_, _, _, "bedrock", "aws4_request"]) {
-        return Err(incomplete(
-            "Credential should be scoped to a valid region and the service 'bedrock'.",
-        ));
+    match credential.split('/').collect::<Vec<_>>().as_slice() {
+        [access_key_id, _, _, "bedrock", "aws4_request"] => Ok(access_key_id),
+        _ => Err("Credential should be scoped to a valid region and the service 'bedrock'."),
     }
-    if config
-        .aws_access_key_id
-        .as_deref()
-        .is_some_and(|id| Some(&id) != scope.first())
-    {
-        return Err(invalid());
-    }
-    Ok(())
+}
+
+fn denied(kind: ErrorKind, code: &'static str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, kind, message).with_code(code)
+}
+
+fn unrecognized() -> ApiError {
+    denied(
+        ErrorKind::BadCredential,
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+    )
+}
+
+fn incomplete(message: &str) -> ApiError {
+    denied(
+        ErrorKind::BadCredential,
+        "IncompleteSignatureException",
+        message,
+    )
 }
 
 /// `{"message"}` with the type in `x-amzn-ErrorType`.

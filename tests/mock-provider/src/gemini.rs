@@ -135,58 +135,60 @@ pub(crate) async fn answer(
     }
     let reply = Reply::compose(&ask, &ex.controls);
     let id = format!("mock{}", ex.id);
+    let chunks = chunks(
+        &call.model,
+        &id,
+        &reply,
+        call.method == GeminiMethod::Stream,
+    );
     if call.method == GeminiMethod::Generate {
         ex.generate(&reply).await;
-        let parts_json = match &reply.answer {
-            Answer::Text(text) => json!([{"text": text}]),
-            Answer::ToolCall { name, arguments } => {
-                json!([{"functionCall": {"name": name, "args": arguments}}])
-            }
-        };
-        let whole = chunk(
-            &call.model,
-            &id,
-            parts_json,
-            Some(reply.finish),
-            &reply.usage,
-            reply.usage.output,
-        );
-        return Ok(ex.json(json_bytes(&whole)));
+        return Ok(ex.json(json_bytes(&chunks.first())));
     }
     let sse = parts
         .uri
         .query()
         .is_some_and(|q| q.split('&').any(|p| p == "alt=sse"));
-    let mut chunks = Vec::with_capacity(reply.pieces.len());
-    match &reply.answer {
-        Answer::Text(_) => {
-            let mut words = 0;
-            for (index, piece) in reply.pieces.iter().enumerate() {
-                words += piece.split_whitespace().count() as u64;
-                let last = index + 1 == reply.pieces.len();
-                let finish = last.then_some(reply.finish);
-                let output = if last { reply.usage.output } else { words };
-                chunks.push(chunk(
-                    &call.model,
-                    &id,
-                    json!([{"text": piece}]),
-                    finish,
-                    &reply.usage,
-                    output,
-                ));
-            }
-        }
-        // Gemini sends a function call whole, in one chunk.
-        Answer::ToolCall { name, arguments } => chunks.push(chunk(
-            &call.model,
-            &id,
-            json!([{"functionCall": {"name": name, "args": arguments}}]),
+    Ok(stream(ex, chunks, sse))
+}
+
+/// The whole answer as one response, or as stream chunks: one per text piece with
+/// cumulative usage, or one for a function call (Gemini sends a call whole).
+fn chunks(model: &str, id: &str, reply: &Reply, streamed: bool) -> Vec<Value> {
+    let last = |parts: Value| {
+        chunk(
+            model,
+            id,
+            parts,
             Some(reply.finish),
             &reply.usage,
             reply.usage.output,
-        )),
+        )
+    };
+    match &reply.answer {
+        Answer::ToolCall { name, arguments } => {
+            vec![last(
+                json!([{"functionCall": {"name": name, "args": arguments}}]),
+            )]
+        }
+        Answer::Text(text) if !streamed || reply.pieces.is_empty() => {
+            vec![last(json!([{"text": text}]))]
+        }
+        Answer::Text(_) => {
+            let mut words = 0;
+            let mut chunks = Vec::with_capacity(reply.pieces.len());
+            for (index, piece) in reply.pieces.iter().enumerate() {
+                if index + 1 == reply.pieces.len() {
+                    chunks.push(last(json!([{"text": piece}])));
+                } else {
+                    words += piece.split_whitespace().count() as u64;
+                    let parts = json!([{"text": piece}]);
+                    chunks.push(chunk(model, id, parts, None, &reply.usage, words));
+                }
+            }
+            chunks
+        }
     }
-    Ok(stream(ex, chunks, sse))
 }
 
 fn stream(ex: &Exchange, chunks: Vec<Value>, sse: bool) -> Response<MockBody> {

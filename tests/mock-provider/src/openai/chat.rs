@@ -78,12 +78,13 @@ fn completion(head: &Head, reply: &Reply, id: u64) -> Bytes {
     json_bytes(&completion)
 }
 
-fn stream_plan(head: &Head, reply: &Reply, include_usage: bool, ex: &Exchange) -> StreamPlan {
-    let chunk = |delta: Value, finish: Option<&str>| {
+impl Head {
+    /// One `chat.completion.chunk` event; `usage: null` rides along when usage was asked for.
+    fn chunk(&self, delta: Value, finish: Option<&str>, include_usage: bool) -> Bytes {
         let mut choice = json!({
             "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish,
         });
-        if head.azure {
+        if self.azure {
             choice["content_filter_results"] = if finish.is_some() {
                 json!({})
             } else {
@@ -91,24 +92,32 @@ fn stream_plan(head: &Head, reply: &Reply, include_usage: bool, ex: &Exchange) -
             };
         }
         let mut chunk = json!({
-            "id": head.id, "object": "chat.completion.chunk", "created": head.created,
-            "model": head.model, "service_tier": "default", "system_fingerprint": "fp_mock",
+            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
+            "model": self.model, "service_tier": "default", "system_fingerprint": "fp_mock",
             "choices": [choice],
         });
         if include_usage {
             chunk["usage"] = Value::Null;
         }
         sse::data(&chunk)
-    };
+    }
+}
+
+/// Azure opens a stream with a chunk that only carries the prompt's filter results.
+fn azure_opening() -> Bytes {
+    sse::data(&json!({
+        "choices": [], "created": 0, "id": "", "model": "", "object": "",
+        "prompt_filter_results": [
+            {"prompt_index": 0, "content_filter_results": azure_filter_results()}
+        ],
+    }))
+}
+
+fn stream_plan(head: &Head, reply: &Reply, include_usage: bool, ex: &Exchange) -> StreamPlan {
+    let chunk = |delta: Value, finish: Option<&str>| head.chunk(delta, finish, include_usage);
     let mut frames = Vec::with_capacity(reply.pieces.len() + 5);
     if head.azure {
-        // Azure opens with a chunk that only carries the prompt's filter results.
-        frames.push(sse::data(&json!({
-            "choices": [], "created": 0, "id": "", "model": "", "object": "",
-            "prompt_filter_results": [
-                {"prompt_index": 0, "content_filter_results": azure_filter_results()}
-            ],
-        })));
+        frames.push(azure_opening());
     }
     match &reply.answer {
         Answer::Text(_) => {

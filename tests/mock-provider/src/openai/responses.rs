@@ -196,38 +196,9 @@ fn stream_plan(shape: &Shape, reply: &Reply, with_error: bool) -> StreamPlan {
         json!({"output_index": index, "item": shape.item(reply, false)}),
     );
     match &reply.answer {
-        Answer::Text(text) => {
-            let at = json!({"item_id": item, "output_index": index, "content_index": 0});
-            let with = |extra: Value| merge(&at, extra);
-            events.push(
-                "response.content_part.added",
-                with(json!({"part": output_text("")})),
-            );
-            for piece in &reply.pieces {
-                events.push(
-                    "response.output_text.delta",
-                    with(json!({"delta": piece, "logprobs": []})),
-                );
-            }
-            events.push(
-                "response.output_text.done",
-                with(json!({"text": text, "logprobs": []})),
-            );
-            events.push(
-                "response.content_part.done",
-                with(json!({"part": output_text(text)})),
-            );
-        }
+        Answer::Text(text) => text_events(&mut events, item, reply, text),
         Answer::ToolCall { name, arguments } => {
-            let at = json!({"item_id": item, "output_index": index});
-            for piece in &reply.pieces {
-                events.push(
-                    "response.function_call_arguments.delta",
-                    merge(&at, json!({"delta": piece})),
-                );
-            }
-            let done = json!({"name": name, "arguments": arguments.to_string()});
-            events.push("response.function_call_arguments.done", merge(&at, done));
+            call_events(&mut events, item, reply, name, arguments);
         }
     }
     events.push(
@@ -259,6 +230,43 @@ fn stream_plan(shape: &Shape, reply: &Reply, with_error: bool) -> StreamPlan {
         error_frame,
         sse: true,
     }
+}
+
+/// The content-part and text events of a message item.
+fn text_events(events: &mut Events, item: &str, reply: &Reply, text: &str) {
+    let at = json!({"item_id": item, "output_index": 0, "content_index": 0});
+    let with = |extra: Value| merge(&at, extra);
+    events.push(
+        "response.content_part.added",
+        with(json!({"part": output_text("")})),
+    );
+    for piece in &reply.pieces {
+        events.push(
+            "response.output_text.delta",
+            with(json!({"delta": piece, "logprobs": []})),
+        );
+    }
+    events.push(
+        "response.output_text.done",
+        with(json!({"text": text, "logprobs": []})),
+    );
+    events.push(
+        "response.content_part.done",
+        with(json!({"part": output_text(text)})),
+    );
+}
+
+/// The argument events of a function-call item.
+fn call_events(events: &mut Events, item: &str, reply: &Reply, name: &str, arguments: &Value) {
+    let at = json!({"item_id": item, "output_index": 0});
+    for piece in &reply.pieces {
+        events.push(
+            "response.function_call_arguments.delta",
+            merge(&at, json!({"delta": piece})),
+        );
+    }
+    let done = json!({"name": name, "arguments": arguments.to_string()});
+    events.push("response.function_call_arguments.done", merge(&at, done));
 }
 
 fn merge(base: &Value, extra: Value) -> Value {
