@@ -31,7 +31,8 @@ fi
 
 cd "$here/bins"
 {
-  echo "// Wrapper module: builds kube-apiserver and kubectl $version from the Go module proxy."
+  echo "// Wrapper module: builds the Kubernetes $version commands of tests/k8s/versions.sh from the"
+  echo "// Go module proxy."
   echo "// The replace list maps k8s.io/kubernetes's staging modules (v0.0.0) to their tags;"
   echo "// tests/k8s/gen-wrapper.sh regenerates it from k8s.io/kubernetes's own go.mod."
   echo "module switchyard.dev/tests/k8s/bins"
@@ -44,13 +45,13 @@ cd "$here/bins"
   done
   echo ")"
   echo
-  echo "require k8s.io/kubernetes $version"
+  echo "require k8s.io/kubernetes $version // indirect"
 } > go.mod
 rm -f go.sum
 
 # Resolving the packages (without compiling them) records every needed module in go.sum.
 packages=()
-for cmd in "${K8S_COMMANDS[@]}"; do packages+=("k8s.io/kubernetes/cmd/$cmd"); done
+for cmd in "${K8S_COMMANDS[@]}" "${K8S_WORKLOAD_COMMANDS[@]}"; do packages+=("k8s.io/kubernetes/cmd/$cmd"); done
 go list -tags "$K8S_BUILD_TAGS" -deps "${packages[@]}" > /dev/null
 echo "gen-wrapper: wrote $here/bins/go.mod (${#staged[@]} replacements) and go.sum"
 

@@ -3,8 +3,12 @@
 # proxy into a versioned cache dir outside the repo, and prints that dir. Idempotent: a binary
 # that exists and reports its pinned version is kept; a missing or wrong one is rebuilt.
 #
-#   tests/k8s/install.sh            # build what is missing, print the cache dir
+#   tests/k8s/install.sh                   # build what is missing, print the cache dir
+#   tests/k8s/install.sh --with-workloads  # also kube-controller-manager, kube-scheduler, kwok
 #   SWITCHYARD_CACHE=/somewhere tests/k8s/install.sh
+#
+# --with-workloads (or SWITCHYARD_K8S_WORKLOADS=1) adds what turns Deployments into fake
+# Running pods (kwok plays the kubelet), for `helm install --wait` tests; ~10 more minutes.
 #
 # Builds use the committed wrapper modules (bins/, etcd/) with -mod=readonly, so they never
 # change go.mod/go.sum; tests/k8s/gen-wrapper.sh regenerates those after a version bump.
@@ -16,6 +20,15 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/versions.sh"
 
 cache=${SWITCHYARD_CACHE:-$HOME/.cache/switchyard}/k8s-$K8S_VERSION
+workloads=${SWITCHYARD_K8S_WORKLOADS:-}
+for arg in "$@"; do
+  case $arg in
+    --with-workloads) workloads=1 ;;
+    *) echo "usage: $0 [--with-workloads]" >&2; exit 2 ;;
+  esac
+done
+commands=("${K8S_COMMANDS[@]}")
+if [[ -n $workloads ]]; then commands+=("${K8S_WORKLOAD_COMMANDS[@]}"); fi
 mkdir -p "$cache"
 
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
@@ -26,7 +39,9 @@ log() { echo "install.sh: $*" >&2; }
 has() {
   local bin=$cache/$1 expected=$2
   shift 2
-  [[ -x $bin ]] && "$bin" "$@" 2> /dev/null | grep -qF -- "$expected"
+  local output
+  # Capture first: with pipefail, `grep -q` closing the pipe early would fail the check.
+  [[ -x $bin ]] && output=$("$bin" "$@" 2> /dev/null) && grep -qF -- "$expected" <<< "$output"
 }
 
 k8s_ldflags() {
@@ -44,14 +59,14 @@ k8s_ldflags() {
 
 build_kubernetes() {
   local missing=() cmd
-  for cmd in "${K8S_COMMANDS[@]}"; do
+  for cmd in "${commands[@]}"; do
     case $cmd in
       kubectl) has kubectl "Client Version: $K8S_VERSION" version --client || missing+=("$cmd") ;;
       *) has "$cmd" "Kubernetes $K8S_VERSION" --version || missing+=("$cmd") ;;
     esac
   done
   if (( ${#missing[@]} == 0 )); then
-    log "kubernetes $K8S_VERSION: up to date (${K8S_COMMANDS[*]})"
+    log "kubernetes $K8S_VERSION: up to date (${commands[*]})"
     return
   fi
   log "building ${missing[*]} $K8S_VERSION (cold: ~20 min on 2 cores)"
@@ -83,11 +98,39 @@ build_helm() {
     "helm.sh/helm/v4/cmd/helm@$HELM_VERSION")
 }
 
+build_kwok() {
+  if has kwok "${KWOK_VERSION#v}" --version && [[ -s $cache/kwok-stages.yaml ]]; then
+    log "kwok $KWOK_VERSION: up to date"
+    return
+  fi
+  log "building kwok $KWOK_VERSION"
+  # Like helm: no replace directives, so `go install pkg@version` works as is.
+  (cd "$cache" && GOFLAGS= GOBIN="$cache" go install -trimpath -ldflags "-s -w" \
+    "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION")
+  # kwok has no built-in stages: take kwok's own "fast" node and pod stages plus the lease
+  # heartbeat from the same module version, as kwokctl does.
+  local dir
+  dir=$(cd "$cache" && GOFLAGS= go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')
+  local stage first=1
+  for stage in node/fast/node-initialize node/heartbeat-with-lease/node-heartbeat-with-lease \
+    pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+    (( first )) || echo "---"
+    first=0
+    cat "$dir/kustomize/stage/$stage.yaml"
+  done > "$cache/kwok-stages.yaml"
+}
+
 build_kubernetes
 build_etcd
 build_helm
+bins=("${commands[@]}" etcd helm)
+if [[ -n $workloads ]]; then
+  build_kwok
+  bins+=(kwok)
+fi
 
-for bin in "${K8S_COMMANDS[@]}" etcd helm; do
+for bin in "${bins[@]}"; do
   [[ -x $cache/$bin ]] || { log "missing $cache/$bin after the build"; exit 1; }
 done
 log "binaries ready in:"

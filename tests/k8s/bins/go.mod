@@ -1,4 +1,5 @@
-// Wrapper module: builds kube-apiserver and kubectl v1.36.3 from the Go module proxy.
+// Wrapper module: builds the Kubernetes v1.36.3 commands of tests/k8s/versions.sh from the
+// Go module proxy.
 // The replace list maps k8s.io/kubernetes's staging modules (v0.0.0) to their tags;
 // tests/k8s/gen-wrapper.sh regenerates it from k8s.io/kubernetes's own go.mod.
 module switchyard.dev/tests/k8s/bins
