@@ -90,3 +90,41 @@ pub fn check(path: &Path) -> Result<Checked, CheckError> {
         compiled,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn examples() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+    }
+
+    #[test]
+    fn the_quickstart_checks_clean_and_names_its_route() {
+        let checked = check(&examples().join("quickstart.yaml")).unwrap();
+        assert!(checked.is_clean(), "{}", checked.report());
+        assert!(
+            checked
+                .report()
+                .contains("gpt-4o -> route default/gpt-4o -> mock-gpt-4o"),
+            "{}",
+            checked.report()
+        );
+    }
+
+    #[test]
+    fn a_broken_document_makes_the_check_fail_and_says_where() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.yaml");
+        std::fs::write(&file, "apiVersion: switchyard.dev/v1alpha1\nkind: AIRoute\nmetadata: {name: r}\nspec: {models: [m], backends: []}\n").unwrap();
+        let checked = check(&file).unwrap();
+        assert!(!checked.is_clean());
+        assert!(
+            checked
+                .report()
+                .contains("bad.yaml: document 1 (AIRoute default/r)"),
+            "{}",
+            checked.report()
+        );
+    }
+}
