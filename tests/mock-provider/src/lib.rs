@@ -12,8 +12,10 @@
 //! use switchyard_mock_provider::{MockConfig, MockProvider};
 //! let mock = MockProvider::start(MockConfig::default()).await?;
 //! let url = format!("{}/v1/chat/completions", mock.base_url());
-//! // ... send requests to `url` with `Authorization: Bearer mock-key` ...
-//! assert!(mock.requests().is_empty() || !url.is_empty());
+//! // ... point the gateway at `url`, send it requests, then check what it forwarded:
+//! for request in mock.requests() {
+//!     assert_eq!(request.header("authorization"), Some("Bearer mock-key"));
+//! }
 //! # Ok(()) }
 //! ```
 
