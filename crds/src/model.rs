@@ -64,7 +64,9 @@ pub struct AIModelSpec {
     /// `openai-compatible`. Mutually exclusive with `serviceRef`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
-    #[x_kube(validation = Rule::new("isURL(self) && (self.startsWith('https://') || self.startsWith('http://')) && url(self).getHostname() != ''").message("endpoint must be an http:// or https:// URL"))]
+    // `isURL` alone lets `https://` through the API server and `https:///v1` through kube-cel
+    // (whose URL parser skips the extra slash), so the pattern and `getHostname` demand a host.
+    #[x_kube(validation = Rule::new("isURL(self) && self.matches('^https?://[^/?#]') && url(self).getHostname() != ''").message("endpoint must be an http:// or https:// URL"))]
     pub endpoint: Option<String>,
     /// An in-cluster Service (same namespace) that serves the model over plain HTTP, reached as
     /// `http://NAME.NAMESPACE.svc:PORT`. Mutually exclusive with `endpoint`.

@@ -191,7 +191,8 @@ pub struct JwksSource {
     /// An https URL the proxies fetch the JWKS from, cached and refreshed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
-    #[x_kube(validation = Rule::new("isURL(self) && self.startsWith('https://') && url(self).getHostname() != ''").message("jwks.url must be an https:// URL"))]
+    // A host is required; see `AIModelSpec::endpoint` for why `isURL` alone does not do it.
+    #[x_kube(validation = Rule::new("isURL(self) && self.matches('^https://[^/?#]') && url(self).getHostname() != ''").message("jwks.url must be an https:// URL"))]
     pub url: Option<String>,
 }
 

@@ -19,9 +19,18 @@ const USD_RULE: &str = "self.matches('^[0-9]{1,9}(\\\\.[0-9]{1,9})?$')";
 const USD_MESSAGE: &str =
     "must be a decimal amount of US dollars such as 2.50 (no sign, no exponent)";
 
+/// The longest duration accepted: Go's `time.Duration` holds at most about 2562047.79 hours.
+const MAX_HOURS: u64 = 2_562_047;
+
 /// CEL rule that accepts a positive Go-style duration (`500ms`, `30s`, `1h30m`).
+///
+/// The API server fails to convert a longer duration (and reports that next to the message);
+/// kube-cel and `Duration::from_str` would take it, so the upper bound makes all three refuse.
 fn duration_rule() -> String {
-    format!("self.matches({DURATION_PATTERN}) && duration(self) > duration('0s')")
+    format!(
+        "self.matches({DURATION_PATTERN}) && duration(self) > duration('0s') \
+         && duration(self) <= duration('{MAX_HOURS}h')"
+    )
 }
 
 /// CEL rule for an object with two optional [`Duration`] fields: `shorter` must not exceed
@@ -83,6 +92,9 @@ pub enum DurationError {
     /// The duration is zero or negative.
     #[error("{DURATION_MESSAGE}")]
     NotPositive,
+    /// The duration is longer than Go's `time.Duration` (and so the API server) can hold.
+    #[error("{DURATION_MESSAGE}")]
+    TooLong,
 }
 
 impl FromStr for Duration {
@@ -96,7 +108,11 @@ impl FromStr for Duration {
         if parsed.is_negative() || std::time::Duration::from(parsed).is_zero() {
             return Err(DurationError::NotPositive);
         }
-        Ok(Self(parsed.into()))
+        let parsed = std::time::Duration::from(parsed);
+        if parsed > std::time::Duration::from_secs(MAX_HOURS * 3600) {
+            return Err(DurationError::TooLong);
+        }
+        Ok(Self(parsed))
     }
 }
 
@@ -251,7 +267,9 @@ mod tests {
 
     #[test]
     fn zero_negative_and_unitless_durations_are_refused() {
-        for bad in ["0s", "-5s", "+5s", "5µs", "30", "", "5 s", "soon"] {
+        for bad in [
+            "0s", "-5s", "+5s", "5µs", "30", "", "5 s", "soon", "2562048h",
+        ] {
             assert!(bad.parse::<Duration>().is_err(), "{bad:?} was accepted");
         }
     }
