@@ -15,6 +15,7 @@ use crate::crds::{install_crds, switchyard_crds};
 use crate::kubeconfig::{self, Identity};
 use crate::namespace::TestNamespace;
 use crate::processes::{ManagedProcess, free_ports, remove_at_exit};
+use crate::workloads::{self, WorkloadFiles, Workloads};
 use crate::{Error, etcd};
 
 /// Keeps the cluster's temp dir (logs, certificates, etcd data) after the process ends.
@@ -23,10 +24,12 @@ pub const KEEP_DIR_ENV: &str = "SWITCHYARD_TEST_CLUSTER_KEEP";
 /// How many times a start is retried when a process dies early (e.g. a port taken meanwhile).
 const START_ATTEMPTS: usize = 3;
 
-/// A running etcd + kube-apiserver with Switchyard's CRDs installed.
+/// A running etcd + kube-apiserver with Switchyard's CRDs installed, and optionally the
+/// workload machinery (controller manager, scheduler, kwok).
 ///
-/// Fields drop in order: the API server stops, then etcd, then the temp dir goes.
+/// Fields drop in order: the controllers, the API server, etcd, then the temp dir.
 pub struct TestCluster {
+    workloads: Option<Workloads>,
     apiserver: ManagedProcess,
     etcd: ManagedProcess,
     server_url: String,
@@ -45,15 +48,40 @@ impl TestCluster {
         SHARED.get_or_try_init(Self::start).await
     }
 
+    /// Like [`TestCluster::shared`], plus kube-controller-manager, kube-scheduler and kwok with
+    /// one fake node, so Deployments get Running pods (needs `install.sh --with-workloads`).
+    /// A separate instance from [`TestCluster::shared`]: the controllers also delete
+    /// namespaces and garbage-collect, which the plain cluster never does.
+    pub async fn shared_with_workloads() -> Result<&'static TestCluster, Error> {
+        static SHARED: OnceCell<TestCluster> = OnceCell::const_new();
+        SHARED.get_or_try_init(Self::start_with_workloads).await
+    }
+
+    /// Whether the workload binaries (`install.sh --with-workloads`) are installed; the error
+    /// says what to run when they are not.
+    pub fn check_workload_binaries() -> Result<(), Error> {
+        workloads::check_binaries()
+    }
+
     /// Starts a control plane of its own, stopped when the value is dropped.
     ///
     /// Steps: generate certificates, start etcd, write the admin kubeconfig, start
     /// kube-apiserver, wait for `/readyz`, install Switchyard's CRDs.
     pub async fn start() -> Result<TestCluster, Error> {
+        Self::start_with(false).await
+    }
+
+    /// Starts a control plane of its own with the workload machinery (see
+    /// [`TestCluster::shared_with_workloads`]).
+    pub async fn start_with_workloads() -> Result<TestCluster, Error> {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(workloads: bool) -> Result<TestCluster, Error> {
         let started = Instant::now();
         let mut attempt = 1;
         loop {
-            match Self::start_once().await {
+            match Self::start_once(workloads).await {
                 Ok(cluster) => {
                     tracing::info!(elapsed = ?started.elapsed(), dir = %cluster.path.display(), "test cluster ready");
                     return Ok(cluster);
@@ -69,10 +97,13 @@ impl TestCluster {
         }
     }
 
-    async fn start_once() -> Result<TestCluster, Error> {
+    async fn start_once(with_workloads: bool) -> Result<TestCluster, Error> {
         // Fail fast, with the install hint, before creating anything.
         for name in ["etcd", "kube-apiserver"] {
             k8s_binary(name)?;
+        }
+        if with_workloads {
+            workloads::check_binaries()?;
         }
         let (dir, path) = temp_dir()?;
         let pki = Pki::generate()?;
@@ -102,7 +133,18 @@ impl TestCluster {
         let mut apiserver = apiserver::spawn(&path, port, &etcd.url, &files).await?;
         let client = kubeconfig::client(&kubeconfig, Identity::Admin).await?;
         apiserver::wait_ready(&mut apiserver, &client).await?;
+        let workloads = if with_workloads {
+            let files = WorkloadFiles {
+                kubeconfig: &kubeconfig,
+                ca: &ca,
+                service_account_key: &service_account_key,
+            };
+            Some(workloads::start(&path, &files, &client).await?)
+        } else {
+            None
+        };
         let cluster = TestCluster {
+            workloads,
             apiserver,
             etcd: etcd.process,
             server_url,
@@ -127,6 +169,11 @@ impl TestCluster {
     /// The temp dir holding logs (`etcd.log`, `kube-apiserver.log`), certificates and data.
     pub fn dir(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the workload machinery (controller manager, scheduler, kwok) runs.
+    pub fn has_workloads(&self) -> bool {
+        self.workloads.is_some()
     }
 
     /// The process ids of kube-apiserver and etcd, in that order.

@@ -20,6 +20,25 @@ pub enum Error {
         /// Where it was expected.
         path: PathBuf,
     },
+    /// A binary of the optional workload machinery (controller manager, scheduler, kwok) is missing.
+    #[error(
+        "{name} not found in {}: run tests/k8s/install.sh --with-workloads to build \
+         kube-controller-manager, kube-scheduler and kwok",
+        dir.display()
+    )]
+    MissingWorkloadBinary {
+        /// The missing file's name.
+        name: &'static str,
+        /// The dir it was expected in.
+        dir: PathBuf,
+    },
+    /// The fake node's manifest did not deserialize.
+    #[error("could not build the fake node")]
+    FakeNode {
+        /// The underlying error.
+        #[source]
+        source: serde_json::Error,
+    },
     /// `redis-server` is neither in `SWITCHYARD_REDIS_SERVER` nor on the `PATH`.
     #[error(
         "redis-server not found: install it (apt-get install redis-server) or set \

@@ -24,9 +24,11 @@ mod kubeconfig;
 mod namespace;
 mod processes;
 mod redis;
+mod workloads;
 
 pub use cluster::{KEEP_DIR_ENV, TestCluster};
 pub use crds::{install_crds, switchyard_crds};
 pub use error::Error;
 pub use namespace::{TEST_NAMESPACE_LABEL, TestNamespace};
 pub use redis::RedisServer;
+pub use workloads::FAKE_NODE;
