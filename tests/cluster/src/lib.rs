@@ -1,5 +1,6 @@
 //! Test support: a real etcd + kube-apiserver (envtest-style, no Docker), Switchyard's CRDs,
-//! per-test namespaces, service-account clients for RBAC checks, and a throwaway Redis.
+//! per-test namespaces, service-account clients for RBAC checks, and a throwaway Redis;
+//! optionally kube-controller-manager, kube-scheduler and kwok so Deployments get Running pods.
 //!
 //! Binaries come from `tests/k8s/install.sh` (see `binaries`). One control plane serves every
 //! test in a process:
