@@ -71,7 +71,10 @@ mod tests {
     #[test]
     fn no_crd_uses_an_integer_format_kubernetes_does_not_know() {
         for (file, yaml) in super::render().unwrap() {
-            assert!(!yaml.contains("format: uint"), "{file} has an unsigned format the API server warns about");
+            assert!(
+                !yaml.contains("format: uint"),
+                "{file} has an unsigned format the API server warns about"
+            );
         }
     }
 }
