@@ -423,3 +423,29 @@ fn forbidden_params_are_refused_by_the_compiler_even_past_admission() {
         "{reasons:#?}"
     );
 }
+
+#[test]
+fn a_header_regex_cannot_escape_its_anchors() {
+    // `search)|(.*` is not a regular expression, but wrapped as `^(?:search)|(.*)$` it would
+    // compile and match every value.
+    let mut case = load("name-conflict");
+    let route = case
+        .inputs
+        .routes
+        .iter_mut()
+        .find(|r| r.metadata.name.as_deref() == Some("chat-for-analytics"))
+        .unwrap();
+    route.spec.matches[0].r#type = Some(switchyard_crds::route::HeaderMatchType::RegularExpression);
+    route.spec.matches[0].value = "analytics)|(.*".to_owned();
+    let compiled = compile(&case.inputs).unwrap();
+    let found = compiled
+        .snapshot
+        .find_route("chat", |n| (n == "x-team").then_some("anyone"));
+    assert_eq!(found.unwrap().route.source.name, "chat");
+    let refused = compiled
+        .problems
+        .iter()
+        .find(|p| p.object.name == "chat-for-analytics")
+        .unwrap();
+    assert_eq!(refused.reason(), "InvalidPattern", "{}", refused.error);
+}

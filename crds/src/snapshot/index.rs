@@ -184,7 +184,11 @@ fn compile_matchers(route: &Route, label: &str) -> Result<Vec<Matcher>, IndexErr
 }
 
 /// Compiles a header pattern that must match the whole value.
+///
+/// The pattern is checked on its own first: `a)|(b` is invalid by itself but balanced once
+/// wrapped, as `^(?:a)|(b)$`, which would match any value that starts with `a` or ends with `b`.
 pub fn anchored(pattern: &str) -> Result<Regex, regex::Error> {
+    Regex::new(pattern)?;
     Regex::new(&format!("^(?:{pattern})$"))
 }
 
