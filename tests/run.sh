@@ -24,7 +24,7 @@ echo "== cargo clippy" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test" >&2
 # INSTA_UPDATE=no: a changed golden snapshot fails instead of being written.
-INSTA_UPDATE=no cargo test --workspace --locked 2>&1 | tee "$log"
+SWITCHYARD_REQUIRE_WORKLOADS=1 INSTA_UPDATE=no cargo test --workspace --locked 2>&1 | tee "$log"
 echo "== official SDKs against the mock provider (pytest)" >&2
 export SWITCHYARD_MOCK_PROVIDER_BIN=$target/debug/switchyard-mock-provider
 "$SWITCHYARD_PYTHON" -m pytest -q tests/mock-provider/python 2>&1 | tee -a "$log"

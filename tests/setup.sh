@@ -4,7 +4,9 @@
 #
 #   cmake, redis-server      Debian packages (apt-get, only when missing)
 #   kube-apiserver, kubectl, built from the Go module proxy by tests/k8s/install.sh into
-#   etcd, helm               $SWITCHYARD_CACHE/k8s-<version>/ (cold ~20 min, warm ~1 s)
+#   etcd, helm, kwok,        $SWITCHYARD_CACHE/k8s-<version>/ (cold ~40 min, warm ~1 s)
+#   controller-manager,
+#   scheduler
 #   openai, anthropic,       a virtualenv in $SWITCHYARD_CACHE/venv-<hash of requirements>
 #   pytest
 #
@@ -49,7 +51,8 @@ install_python_venv() {
 }
 
 install_debian_packages
-SWITCHYARD_K8S_BIN_DIR=$("$repo/tests/k8s/install.sh")
+# --with-workloads: Deployments get (fake) running pods, so `helm install --wait` is tested too.
+SWITCHYARD_K8S_BIN_DIR=$("$repo/tests/k8s/install.sh" --with-workloads)
 export SWITCHYARD_K8S_BIN_DIR
 install_python_venv
 SWITCHYARD_REDIS_SERVER=$(command -v redis-server)
