@@ -1,6 +1,6 @@
 //! AIModel → [`snapshot::Model`]: endpoint, credentials and defaults resolved.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use super::{
     policies::CompiledPolicies,
@@ -13,18 +13,23 @@ use crate::{
     snapshot::{AzureTarget, Credentials, Endpoint, Model, ModelIdx, Price, Timeouts},
 };
 
-/// Compiled models in canonical order and their indexes by `(namespace, name)`.
+/// Compiled models in canonical order (by namespace, then name).
 pub(super) struct CompiledModels {
     list: Vec<Model>,
-    by_name: HashMap<(String, String), ModelIdx>,
 }
 
 impl CompiledModels {
-    /// The index of a usable model.
+    /// The index of a usable model: a binary search of the sorted list, with no allocation per
+    /// lookup (routes look up every backend and fallback).
     pub(super) fn find(&self, namespace: &str, name: &str) -> Option<ModelIdx> {
-        self.by_name
-            .get(&(namespace.to_owned(), name.to_owned()))
-            .copied()
+        let idx = self
+            .list
+            .binary_search_by(|m| {
+                let key = (m.source.namespace.as_str(), m.source.name.as_str());
+                key.cmp(&(namespace, name))
+            })
+            .ok()?;
+        Some(idx as ModelIdx)
     }
 
     /// The models with the policies that target them attached.
@@ -58,17 +63,7 @@ pub(super) fn compile(
         })
         .collect();
     list.sort_by(|a, b| a.source.cmp(&b.source));
-    let by_name = list
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            (
-                (m.source.namespace.clone(), m.source.name.clone()),
-                i as ModelIdx,
-            )
-        })
-        .collect();
-    CompiledModels { list, by_name }
+    CompiledModels { list }
 }
 
 fn model(object: &AIModel, secrets: &Secrets<'_>) -> Result<Model, ProblemKind> {

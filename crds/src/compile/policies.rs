@@ -113,7 +113,7 @@ pub(super) fn compile(
     let models: HashSet<(String, String)> =
         inputs.models.iter().map(|m| key(&source_of(m))).collect();
     let mut sorted: Vec<&AIPolicy> = objects.iter().collect();
-    sorted.sort_by_key(|p| key(&source_of(*p)));
+    sorted.sort_by_cached_key(|p| key(&source_of(*p)));
 
     let mut compiled = CompiledPolicies {
         list: Vec::new(),

@@ -31,7 +31,7 @@ pub(super) fn compile(
     // Oldest first: the first route to claim a name keeps it. Equal (or, in standalone mode,
     // missing) creation times fall back to namespace/name order.
     let mut by_age: Vec<&AIRoute> = objects.iter().collect();
-    by_age.sort_by_key(|r| (r.metadata.creation_timestamp.clone(), source_of(*r)));
+    by_age.sort_by_cached_key(|r| (r.metadata.creation_timestamp.clone(), source_of(*r)));
 
     let mut claims: HashMap<Claim, String> = HashMap::new();
     let mut routes = Vec::new();
