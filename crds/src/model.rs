@@ -59,9 +59,11 @@ pub struct AIModelSpec {
     /// `anthropic.claude-3-5-sonnet-20240620-v1:0`.
     #[schemars(length(min = 1, max = 256))]
     pub model: String,
-    /// Base URL of the provider's API, such as `https://api.openai.com`. Defaults to the
-    /// provider's public endpoint. Required for `azure-openai` and (unless `serviceRef` is set)
-    /// `openai-compatible`. Mutually exclusive with `serviceRef`.
+    /// Base URL of the provider's API, the one its SDK would use: `https://api.openai.com/v1`
+    /// (OpenAI and OpenAI-compatible servers include the version path, as in
+    /// `http://vllm:8000/v1`), `https://api.anthropic.com`, `https://RESOURCE.openai.azure.com`.
+    /// Defaults to the provider's public endpoint. Required for `azure-openai` and (unless
+    /// `serviceRef` is set) `openai-compatible`. Mutually exclusive with `serviceRef`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
     // `isURL` alone lets `https://` through the API server and `https:///v1` through kube-cel
@@ -69,7 +71,8 @@ pub struct AIModelSpec {
     #[x_kube(validation = Rule::new("isURL(self) && self.matches('^https?://[^/?#]') && url(self).getHostname() != ''").message("endpoint must be an http:// or https:// URL"))]
     pub endpoint: Option<String>,
     /// An in-cluster Service (same namespace) that serves the model over plain HTTP, reached as
-    /// `http://NAME.NAMESPACE.svc:PORT`. Mutually exclusive with `endpoint`.
+    /// `http://NAME.NAMESPACE.svc:PORT`, plus `/v1` for `openai` and `openai-compatible`.
+    /// Mutually exclusive with `endpoint`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_ref: Option<ServiceRef>,
     /// How the gateway authenticates to the provider. Required for every provider except

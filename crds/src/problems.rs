@@ -189,8 +189,11 @@ pub enum ProblemKind {
     /// A JWKS document is not valid JSON with a `keys` list.
     #[error("the JWKS from {from} is not a JSON Web Key Set (a JSON object with a \"keys\" list)")]
     InvalidJwks {
-        /// Where the document came from (`inline`, `Secret NAME key KEY`).
+        /// Where the document came from (`jwks.inline`, `Secret NAME key KEY`).
         from: String,
+        /// Whether the document is written in the spec itself (an invalid spec) rather than
+        /// read from a Secret (an unresolved reference).
+        inline: bool,
     },
     /// Two API key Secrets hold the same key.
     #[error("Secrets {first} and {second} hold the same API key; only {first} is used")]
@@ -220,7 +223,8 @@ impl ProblemKind {
             | Self::InvalidGlob { .. }
             | Self::InvalidRegex { .. }
             | Self::InvalidEndpoint { .. }
-            | Self::ForbiddenParam { .. } => ConditionType::Accepted,
+            | Self::ForbiddenParam { .. }
+            | Self::InvalidJwks { inline: true, .. } => ConditionType::Accepted,
             Self::ModelNotFound { .. }
             | Self::NoUsableBackend
             | Self::SecretNotFound { .. }

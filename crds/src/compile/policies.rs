@@ -423,6 +423,7 @@ fn jwt(
                 *valid = false;
                 report(ProblemKind::InvalidJwks {
                     from: "jwks.inline".to_owned(),
+                    inline: true,
                 });
                 return None;
             }
@@ -436,6 +437,7 @@ fn jwt(
             if !is_jwks(doc.expose()) {
                 report(ProblemKind::InvalidJwks {
                     from: format!("Secret {} key {}", r.name, r.key),
+                    inline: false,
                 });
                 return None;
             }
