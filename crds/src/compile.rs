@@ -5,6 +5,7 @@
 //! manifests mean exactly the same thing. Compilation is deterministic: inputs in any order give
 //! byte-identical snapshots.
 
+mod authentication;
 mod models;
 mod policies;
 mod resolve;
