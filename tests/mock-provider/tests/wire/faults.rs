@@ -75,9 +75,11 @@ async fn ttft_and_chunk_delay_pace_the_stream() {
     let head_at = start.elapsed();
     let (received, ending) = frames(response, start, Duration::from_secs(5)).await;
     assert_eq!(ending, Ending::Clean);
+    // Headers are sent before the first token is due (no upper bound on wall time: the
+    // machine may be busy; the order is what matters).
     assert!(
-        head_at < Duration::from_millis(100),
-        "headers come at once: {head_at:?}"
+        received.first().is_none_or(|f| head_at <= f.at),
+        "headers after the first frame: {head_at:?}"
     );
     let content_at: Vec<Duration> = received
         .iter()
@@ -290,8 +292,10 @@ async fn instance_behavior_applies_a_limited_number_of_times() {
             .is_err()
     );
     // A header still wins over the instance behavior for everything but the instance fault.
+    // The instance latency is far longer than any busy machine could add, so finishing at all
+    // within the generous bound below proves the header won.
     mock.set_behavior(Behavior {
-        latency_ms: 5_000,
+        latency_ms: 600_000,
         ..Behavior::default()
     });
     let start = Instant::now();
@@ -304,7 +308,7 @@ async fn instance_behavior_applies_a_limited_number_of_times() {
     )
     .await
     .unwrap();
-    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(start.elapsed() < Duration::from_secs(120));
 }
 
 #[tokio::test]
