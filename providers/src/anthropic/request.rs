@@ -368,7 +368,13 @@ pub(crate) fn encode_request(
         body.insert("tools".into(), Value::Array(tools));
     }
     let parallel_off = request.parallel_tool_calls == Some(false);
-    if request.tool_choice.is_some() || parallel_off {
+    // Without tools, `auto` and `none` say nothing, and Anthropic refuses a choice then.
+    let idle = request.tools.is_empty()
+        && matches!(
+            request.tool_choice,
+            None | Some(ToolChoice::Auto | ToolChoice::None)
+        );
+    if !idle && (request.tool_choice.is_some() || parallel_off) {
         let mut choice = match request.tool_choice.as_ref().unwrap_or(&ToolChoice::Auto) {
             ToolChoice::Auto => json!({"type": "auto"}),
             ToolChoice::None => json!({"type": "none"}),
