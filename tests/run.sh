@@ -2,8 +2,7 @@
 # The whole test suite, as CI runs it: installs what it needs (tests/setup.sh), then checks
 # formatting, lints, runs every Rust test (unit, golden, property, real kube-apiserver, real
 # Redis, mock provider, proxy end to end) and the official-SDK checks of the mock provider
-# and of the proxy, and prints one
-# summary line.
+# and of the proxy, and prints one summary line.
 #
 #   tests/run.sh
 #

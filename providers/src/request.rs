@@ -109,7 +109,10 @@ pub fn build_request(
         }
     };
     let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Credentials::ApiKey(key) = &model.credentials
         && let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", key.expose()))
     {
