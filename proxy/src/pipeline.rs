@@ -60,6 +60,8 @@ async fn serve(
     api: Api,
 ) -> Result<(), GatewayError> {
     let body = body::read(session, gateway.settings.max_body_bytes).await?;
+    // From here on, a client that hangs up is noticed while the upstream is awaited.
+    session.set_abort_on_close(true);
     let request = ClientRequest::parse(api, &body)?;
     ctx.request = Some(RequestInfo {
         api,

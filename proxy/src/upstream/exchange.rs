@@ -51,9 +51,11 @@ impl Exchange<'_> {
     ) -> Outcome {
         let sent = Instant::now();
         let first_byte_deadline = self.first_byte_deadline(sent);
-        let (mut http, peer) = match self.send(upstream, first_byte_deadline).await {
-            Ok(connected) => connected,
-            Err(failure) => return Outcome::Failed(failure),
+        let sending = self.send(upstream, first_byte_deadline);
+        let (mut http, peer) = match unless_client_left(session, ctx, sending).await {
+            None => return Outcome::Delivered,
+            Some(Ok(connected)) => connected,
+            Some(Err(failure)) => return Outcome::Failed(failure),
         };
         let Some(status) = http.response_header().map(|header| header.status.as_u16()) else {
             return Outcome::Failed(self.protocol("no response header"));
@@ -221,7 +223,12 @@ impl Exchange<'_> {
             } else {
                 first_byte_deadline
             };
-            let failure = match timeout_at(wait_until, http.read_response_body()).await {
+            let read = timeout_at(wait_until, http.read_response_body());
+            let Some(read) = unless_client_left(session, ctx, read).await else {
+                self.account(ctx, translator.usage());
+                return Outcome::Delivered;
+            };
+            let failure = match read {
                 Ok(Ok(Some(chunk))) => match translator.push(&chunk, &mut out) {
                     Ok(()) => None,
                     Err(error) => Some((ErrorKind::Api, self.protocol(error.to_string()))),
@@ -353,6 +360,35 @@ impl Exchange<'_> {
         }
     }
 }
+
+/// Runs `work` unless the client closes its connection first (then `None`: the attempt is
+/// abandoned, and its upstream connection dropped rather than pooled).
+async fn unless_client_left<T>(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    let client_left = async {
+        // With abort-on-close, an idle read fails once the client has closed; anything else
+        // (bytes of a pipelined request) is not a departure.
+        if session.read_body_or_idle(true).await.is_err() {
+            return;
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        biased;
+        done = work => Some(done),
+        () = client_left => {
+            ctx.outcome.status = CLIENT_CLOSED;
+            tracing::debug!("client closed the connection before the response was complete");
+            None
+        }
+    }
+}
+
+/// The status logged when the client left first (nginx's convention; never sent).
+pub(crate) const CLIENT_CLOSED: u16 = 499;
 
 enum ReadError {
     Timeout,

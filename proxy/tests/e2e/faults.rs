@@ -215,3 +215,90 @@ async fn a_backend_failing_repeatedly_is_ejected_and_skipped_for_the_cool_down()
     );
     assert!(metrics.contains("switchyard_fallbacks_total"), "{metrics}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_with_retry_after_is_waited_out_before_the_same_backend_is_retried() {
+    let limited = mock_with(Behavior {
+        status: Some(429),
+        retry_after: Some(1),
+        times: Some(1),
+        ..Behavior::default()
+    })
+    .await;
+    let manifests = Manifests::default().model("m", &limited).route(
+        "gpt-4o",
+        &["m"],
+        FAST_RETRY.replace("max: 50ms", "max: 5s").as_str(),
+    );
+    let proxy = Proxy::start(&manifests).await;
+    let started = std::time::Instant::now();
+    let response = post(&proxy, "/v1/chat/completions", &chat("gpt-4o", false)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-switchyard-attempt"), "2");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(950),
+        "the retry waited for Retry-After (1 s), not the 10 ms backoff"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_total_timeout_ends_a_slow_stream_with_an_error_event() {
+    let slow = mock_with(Behavior {
+        tokens: Some(50),
+        chunks: Some(50),
+        chunk_delay_ms: 100,
+        ..Behavior::default()
+    })
+    .await;
+    let manifests =
+        Manifests::default()
+            .model("m", &slow)
+            .route("gpt-4o", &["m"], "  timeouts: {total: 1s}\n");
+    let proxy = Proxy::start(&manifests).await;
+    let response = post(&proxy, "/v1/chat/completions", &chat("gpt-4o", true)).await;
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    let events = sse_data(&body);
+    let last: Value = serde_json::from_str(events.last().unwrap()).unwrap();
+    assert_eq!(last["error"]["type"], "timeout_error", "{body}");
+    assert!(
+        events.len() > 2 && events.len() < 50,
+        "cut short, not empty: {} events",
+        events.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_hangs_up_while_waiting_is_noticed_and_logged_as_499() {
+    let stalled = mock_with(Behavior {
+        fault: Some(Fault::Stall),
+        ..Behavior::default()
+    })
+    .await;
+    let manifests = Manifests::default()
+        .model("m", &stalled)
+        .route("gpt-4o", &["m"], "");
+    let proxy = Proxy::start(&manifests).await;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let gave_up = client
+        .post(proxy.url("/v1/chat/completions"))
+        .json(&chat("gpt-4o", false))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client timed out");
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = proxy.metrics().await;
+        if metrics.contains("status=\"499\"") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        metrics.contains("status=\"499\""),
+        "the proxy stopped waiting on the stalled provider when the client left:\n{metrics}"
+    );
+}
