@@ -95,6 +95,11 @@ pub fn parse_error(provider: Provider, status: u16, body: &[u8]) -> UpstreamErro
         .as_ref()
         .and_then(|v| provider_message(provider, v))
         .unwrap_or_else(|| String::from_utf8_lossy(body).trim().to_owned());
+    // Google answers a wrong API key with 400 INVALID_ARGUMENT; it is an authentication error.
+    let status = match (provider, &value) {
+        (Provider::Gemini, Some(v)) if gemini_reason(v) == Some("API_KEY_INVALID") => 401,
+        _ => status,
+    };
     let kind = match status {
         400 | 409 | 422 => ErrorKind::InvalidRequest,
         401 => ErrorKind::Authentication,
@@ -113,6 +118,15 @@ pub fn parse_error(provider: Provider, status: u16, body: &[u8]) -> UpstreamErro
     }
 }
 
+/// The `reason` of a Google error's `ErrorInfo` detail.
+fn gemini_reason(value: &serde_json::Value) -> Option<&str> {
+    value
+        .pointer("/error/details")?
+        .as_array()?
+        .iter()
+        .find_map(|detail| detail.get("reason")?.as_str())
+}
+
 fn provider_message(provider: Provider, value: &serde_json::Value) -> Option<String> {
     let text = match provider {
         // Bedrock: {"message": "..."}; Gemini: {"error":{"message"}} like OpenAI.
@@ -120,6 +134,15 @@ fn provider_message(provider: Provider, value: &serde_json::Value) -> Option<Str
         _ => value.get("error").and_then(|e| e.get("message")),
     }?;
     text.as_str().map(str::to_owned)
+}
+
+/// A 2xx body that is not what the provider's format promises.
+pub(crate) fn malformed(provider: &str, error: &dyn std::fmt::Display) -> UpstreamError {
+    UpstreamError {
+        status: 502,
+        kind: ErrorKind::Api,
+        message: format!("the {provider} response could not be read: {error}"),
+    }
 }
 
 /// The error body a client of `style` expects.

@@ -7,17 +7,30 @@
 //! [`translate_response`] (2xx, not streamed) or a [`StreamTranslator`] (2xx, streamed), or
 //! [`parse_error`] for any other status. [`render_error`] and [`StreamTranslator::error_event`]
 //! write the errors a client sees.
+//!
+//! Inside, each provider family has one module (named as `AIModel.spec.provider`) that
+//! converts to and from the [`hub`] model; same-format calls pass through with only the edits
+//! the route needs.
 
+mod anthropic;
 mod api;
+mod azure_openai;
+mod bedrock;
 mod errors;
+mod fields;
+mod gemini;
+mod hub;
+mod openai;
 mod request;
+mod response;
+mod sse;
 mod stream;
+mod transforms;
 mod usage;
 
 pub use api::{Api, ErrorStyle};
-pub use errors::{ErrorKind, RequestError, UpstreamError, render_error};
+pub use errors::{ErrorKind, RequestError, UpstreamError, parse_error, render_error};
 pub use request::{ClientRequest, UpstreamRequest, build_request};
+pub use response::{Translated, translate_response};
 pub use stream::{StreamError, StreamTranslator};
-pub use usage::{Translated, Usage, translate_response};
-
-pub use errors::parse_error;
+pub use usage::Usage;

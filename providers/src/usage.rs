@@ -1,10 +1,7 @@
-//! Token usage and non-streamed response translation.
+//! Token usage and its cost.
 
-use bytes::Bytes;
 use rust_decimal::Decimal;
-use switchyard_crds::snapshot::{Model, Price};
-
-use crate::{ClientRequest, UpstreamError};
+use switchyard_crds::snapshot::Price;
 
 /// Tokens one call used, as the provider reported them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -30,27 +27,4 @@ impl Usage {
             + Decimal::from(self.output_tokens) * price.output)
             / million
     }
-}
-
-/// A translated non-streamed response.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Translated {
-    /// The body in the client's API.
-    pub body: Bytes,
-    /// What the call used.
-    pub usage: Usage,
-}
-
-/// Translates a provider's 2xx non-streamed body into the client's API.
-pub fn translate_response(
-    request: &ClientRequest,
-    model: &Model,
-    body: &[u8],
-) -> Result<Translated, UpstreamError> {
-    let _ = (request, model, body);
-    Err(UpstreamError {
-        status: 502,
-        kind: crate::ErrorKind::Api,
-        message: "response translation is not implemented yet".to_owned(),
-    })
 }
