@@ -3,7 +3,9 @@
 use serde_json::Value;
 use switchyard_mock_provider::{Behavior, Fault};
 
-use crate::harness::{Manifests, Proxy, chat, header, mock, mock_with, post, sse_data};
+use crate::harness::{
+    Manifests, Proxy, answer_text, chat, header, mock, mock_with, post, sse_data,
+};
 
 /// Fast retries so the tests do not wait on backoff.
 const FAST_RETRY: &str = "  retry: {backoff: {base: 10ms, max: 50ms}}\n";
@@ -64,7 +66,10 @@ async fn a_429_a_500_a_reset_and_a_stall_each_fall_back_to_the_next_model() {
             let attempt: u32 = header(&response, "x-switchyard-attempt").parse().unwrap();
             assert!(attempt >= 2, "{name}: the primary was tried first");
             let body = response.text().await.unwrap();
-            assert!(body.contains("hello from the test"), "{name}: {body}");
+            assert!(
+                answer_text(&body).contains("hello from the test"),
+                "{name}: {body}"
+            );
         }
         assert!(!bad.requests().is_empty(), "{name}");
         assert_eq!(good.requests().len(), 2, "{name}");

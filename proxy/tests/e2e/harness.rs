@@ -287,3 +287,23 @@ pub fn sse_data(body: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// The text a client sees: the message content of a whole OpenAI response, or the content
+/// deltas of a stream joined.
+pub fn answer_text(body: &str) -> String {
+    if let Ok(whole) = serde_json::from_str::<Value>(body) {
+        return whole["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+    }
+    sse_data(body)
+        .iter()
+        .filter_map(|event| serde_json::from_str::<Value>(event).ok())
+        .filter_map(|event| {
+            event["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Manifests, Proxy, chat, header, mock, post, sse_data};
+use crate::harness::{Manifests, Proxy, answer_text, chat, header, mock, post, sse_data};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chat_completion_reaches_the_backend_model_and_says_what_served_it() {
@@ -58,15 +58,7 @@ async fn a_stream_arrives_event_by_event_and_ends_with_done() {
     let body = response.text().await.unwrap();
     let events = sse_data(&body);
     assert_eq!(events.last().map(String::as_str), Some("[DONE]"), "{body}");
-    let text: String = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str::<Value>(e).unwrap())
-        .filter_map(|e| {
-            e["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect();
+    let text = answer_text(&body);
     assert!(text.contains("hello from the test"), "{body}");
     assert!(
         events.iter().all(|e| !e.contains("\"choices\":[]")),
