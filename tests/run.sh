@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what it needs (tests/setup.sh), then checks
 # formatting, lints, runs every Rust test (unit, golden, property, real kube-apiserver, real
-# Redis, mock provider) and the official-SDK checks of the mock provider, and prints one
-# summary line.
+# Redis, mock provider, proxy end to end) and the official-SDK checks of the mock provider
+# and of the proxy, and prints one summary line.
 #
 #   tests/run.sh
 #
@@ -25,9 +25,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test" >&2
 # INSTA_UPDATE=no: a changed golden snapshot fails instead of being written.
 SWITCHYARD_REQUIRE_WORKLOADS=1 INSTA_UPDATE=no cargo test --workspace --locked 2>&1 | tee "$log"
-echo "== official SDKs against the mock provider (pytest)" >&2
+echo "== official SDKs against the mock provider and through the proxy (pytest)" >&2
 export SWITCHYARD_MOCK_PROVIDER_BIN=$target/debug/switchyard-mock-provider
-"$SWITCHYARD_PYTHON" -m pytest -q tests/mock-provider/python 2>&1 | tee -a "$log"
+export SWITCHYARD_PROXY_BIN=$target/debug/switchyard-proxy
+"$SWITCHYARD_PYTHON" -m pytest -q tests/mock-provider/python proxy/tests/sdk 2>&1 | tee -a "$log"
 
 # One line for the whole run, summed over every cargo test binary and pytest.
 awk '

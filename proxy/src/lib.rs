@@ -1,4 +1,25 @@
-//! Switchyard's data plane. For now: standalone configuration checking; the Pingora request
-//! path arrives with the data-plane work.
+//! Switchyard's data plane: a Pingora proxy that serves the OpenAI and Anthropic APIs for every
+//! provider from one compiled snapshot.
 
+pub mod access_log;
+pub mod admin;
+pub mod auth;
+pub mod balance;
+pub mod body;
+pub mod ctx;
+pub mod dns;
+pub mod errors;
+#[cfg(test)]
+mod fixtures;
+pub mod gateway;
+pub mod health;
+pub mod ingress;
+pub mod metrics;
+pub mod models;
+pub mod pipeline;
+pub mod respond;
+pub mod route;
+pub mod server;
 pub mod standalone;
+pub mod store;
+pub mod upstream;

@@ -1,9 +1,14 @@
 //! Standalone mode: the configuration comes from manifest files instead of the operator, read
 //! and compiled by the very code the operator uses.
 
+mod watch;
+
 use std::{fmt::Write as _, path::Path};
 
 use switchyard_crds::{Compiled, compile, manifests};
+
+use crate::store::LoadReport;
+pub use watch::Watcher;
 
 /// Why a configuration could not be checked at all.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +83,22 @@ impl Checked {
             );
         }
         out
+    }
+}
+
+impl Checked {
+    /// What `/config` reports about this load.
+    pub fn load_report(&self) -> LoadReport {
+        LoadReport {
+            problems: self
+                .compiled
+                .problems
+                .iter()
+                .map(|problem| format!("{problem} [{} {}]", problem.condition(), problem.reason()))
+                .collect(),
+            document_errors: self.document_errors.clone(),
+            rejected_change: None,
+        }
     }
 }
 

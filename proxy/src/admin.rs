@@ -1,0 +1,113 @@
+//! The admin listener, on its own port: `/healthz`, `/readyz` (ready once a snapshot is
+//! loaded), `/metrics` and `/config` (the snapshot's version, routes, models and problems;
+//! never a credential).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::{Response, StatusCode};
+use pingora::{apps::http_app::ServeHttp, protocols::http::ServerSession};
+use serde_json::{Value, json};
+
+use crate::{metrics::Metrics, store::Store};
+
+/// The admin endpoints.
+pub struct Admin {
+    /// The published configuration.
+    pub store: Arc<Store>,
+    /// Metrics to expose.
+    pub metrics: Metrics,
+}
+
+#[async_trait]
+impl ServeHttp for Admin {
+    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
+        let (status, content_type, body) = match session.req_header().uri.path() {
+            "/healthz" => (StatusCode::OK, "text/plain", b"ok\n".to_vec()),
+            "/readyz" => match self.store.load() {
+                Some(_) => (StatusCode::OK, "text/plain", b"ready\n".to_vec()),
+                None => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    b"no snapshot loaded yet\n".to_vec(),
+                ),
+            },
+            "/metrics" => (
+                StatusCode::OK,
+                "text/plain; version=0.0.4",
+                self.metrics.render(),
+            ),
+            "/config" => (
+                StatusCode::OK,
+                "application/json",
+                self.config().to_string().into_bytes(),
+            ),
+            _ => (StatusCode::NOT_FOUND, "text/plain", b"not found\n".to_vec()),
+        };
+        Response::builder()
+            .status(status)
+            .header("content-type", content_type)
+            .header("content-length", body.len())
+            .body(body)
+            .unwrap_or_default()
+    }
+}
+
+impl Admin {
+    /// What is served, built from safe fields only (no endpoint credentials, no keys).
+    fn config(&self) -> Value {
+        let report = self.store.report();
+        let Some(state) = self.store.load() else {
+            return json!({"loaded": false, "report": *report});
+        };
+        let snapshot = &state.snapshot;
+        let label = |idx: u32| {
+            state
+                .backends
+                .get(idx as usize)
+                .map(|b| b.label.to_string())
+        };
+        let routes: Vec<Value> = snapshot
+            .content
+            .routes
+            .iter()
+            .zip(&state.routes)
+            .map(|(route, meta)| {
+                json!({
+                    "name": meta.label.as_ref(),
+                    "generation": route.source.generation,
+                    "models": route.models,
+                    "strategy": route.strategy,
+                    "backends": route.backends.iter().map(|b| json!({"model": label(b.model), "weight": b.weight})).collect::<Vec<_>>(),
+                    "fallbacks": route.fallbacks.iter().map(|idx| label(*idx)).collect::<Vec<_>>(),
+                    "invalidPolicies": route.invalid_policies.iter().map(|p| format!("{}/{}", p.namespace, p.name)).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let models: Vec<Value> = snapshot
+            .content
+            .models
+            .iter()
+            .zip(&state.backends)
+            .map(|(model, backend)| {
+                json!({
+                    "name": backend.label.as_ref(),
+                    "provider": backend.provider,
+                    "model": model.model,
+                    "endpoint": model.endpoint.base_url,
+                    "ejected": backend.health.is_ejected(),
+                    "inFlight": backend.load.in_flight(),
+                    "latencyEwmaMicros": backend.load.ewma_micros(),
+                })
+            })
+            .collect();
+        json!({
+            "loaded": true,
+            "version": snapshot.version,
+            "hash": snapshot.hash,
+            "routes": routes,
+            "models": models,
+            "report": *report,
+        })
+    }
+}

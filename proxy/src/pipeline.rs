@@ -1,0 +1,97 @@
+//! The request path, in order:
+//! 1. find the endpoint from the method and path;
+//! 2. load the published state once, so the whole request sees one snapshot;
+//! 3. read the body (size cap) and parse the model and `stream`;
+//! 4. select the route (model name + header matches) and authenticate against its policies;
+//! 5. plan the attempts (strategy, retries, fallbacks, health);
+//! 6. run the upstream attempt loop, which delivers the translated response.
+//!
+//! Every stage returns its error; this file writes it, in the style of the client's API.
+
+use pingora::proxy::Session;
+use switchyard_providers::{Api, ClientRequest, ErrorStyle};
+
+use crate::{
+    auth, balance, body,
+    ctx::{RequestCtx, RequestInfo},
+    errors::GatewayError,
+    gateway::Gateway,
+    ingress::{self, Endpoint},
+    models, respond, route,
+    store::State,
+    upstream::Call,
+};
+
+/// Output tokens assumed for a request that sets no maximum (for cost estimates).
+const DEFAULT_OUTPUT_ESTIMATE: u64 = 1024;
+
+/// Answers one request. Always returns `Ok(true)`: the response is written here.
+pub async fn handle(
+    gateway: &Gateway,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> pingora::Result<bool> {
+    let header = session.req_header();
+    let endpoint = ingress::endpoint(&header.method, header.uri.path());
+    let style = match endpoint {
+        Ok(Endpoint::Api(api)) => api.error_style(),
+        _ => ErrorStyle::OpenAi,
+    };
+    let result = match (endpoint, gateway.store.load()) {
+        (Err(error), _) => Err(error),
+        (Ok(_), None) => Err(GatewayError::NotReady),
+        (Ok(Endpoint::Models), Some(state)) => {
+            let body = models::list(&state);
+            return respond::json(session, ctx, 200, body).await.map(|()| true);
+        }
+        (Ok(Endpoint::Api(api)), Some(state)) => serve(gateway, session, ctx, &state, api).await,
+    };
+    if let Err(error) = result {
+        respond::error(session, ctx, style, &error).await?;
+    }
+    Ok(true)
+}
+
+async fn serve(
+    gateway: &Gateway,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    state: &State,
+    api: Api,
+) -> Result<(), GatewayError> {
+    let body = body::read(session, gateway.settings.max_body_bytes).await?;
+    // From here on, a client that hangs up is noticed while the upstream is awaited.
+    session.set_abort_on_close(true);
+    let request = ClientRequest::parse(api, &body)?;
+    ctx.request = Some(RequestInfo {
+        api,
+        model: request.model().to_owned(),
+        stream: request.stream(),
+    });
+    let idx = route::select(state, request.model(), session.req_header())?.idx as usize;
+    let (Some(route), Some(route_state)) = (
+        state.snapshot.content.routes.get(idx),
+        state.routes.get(idx),
+    ) else {
+        return Err(GatewayError::UnknownModel(request.model().to_owned()));
+    };
+    ctx.route = Some(route_state.label.clone());
+    auth::authenticate(&state.snapshot, route)?;
+    let estimate = balance::Estimate {
+        input_tokens: body.len() as u64 / 4,
+        output_tokens: request
+            .max_output_tokens()
+            .unwrap_or(DEFAULT_OUTPUT_ESTIMATE),
+    };
+    let candidates = balance::plan(route, state, estimate, &mut rand::rng());
+    let call = Call {
+        state,
+        route,
+        request: &request,
+        candidates: &candidates,
+    };
+    gateway
+        .upstream
+        .attempt(session, ctx, &gateway.metrics, &call)
+        .await
+}

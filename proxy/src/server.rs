@@ -1,0 +1,152 @@
+//! Pingora wiring: the proxy listener, the admin listener, and the background services (config
+//! watch, DNS), plus graceful shutdown.
+//!
+//! Shutdown: on SIGTERM Pingora stops accepting and then sleeps for its whole grace period
+//! before it stops the runtimes, even when nothing is in flight. A drain thread watches the
+//! in-flight count during that sleep and ends the process as soon as it reaches zero, so a
+//! pod exits promptly when idle and never later than the grace period.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use pingora::{
+    connectors::http::Connector,
+    proxy::http_proxy_service_with_name,
+    server::{ExecutionPhase, RunArgs, Server, configuration::ServerConf},
+    services::{background::background_service, listening::Service},
+};
+
+use crate::{
+    admin::Admin,
+    dns::Resolver,
+    gateway::{Gateway, Settings},
+    health::Ejection,
+    metrics::Metrics,
+    standalone::Watcher,
+    store::Store,
+    upstream::Upstream,
+};
+
+/// How the proxy runs.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Manifest file or folder (standalone mode).
+    pub config: PathBuf,
+    /// Address of the OpenAI-API listener.
+    pub listen: SocketAddr,
+    /// Address of the admin listener.
+    pub admin_listen: SocketAddr,
+    /// Worker threads of the proxy service.
+    pub threads: usize,
+    /// Longest time in-flight requests get to finish after SIGTERM.
+    pub grace_period: Duration,
+    /// Request path settings.
+    pub settings: Settings,
+    /// How often the manifests are checked for changes.
+    pub reload_interval: Duration,
+    /// Passive health settings.
+    pub ejection: Ejection,
+}
+
+/// Runs the proxy until it is told to stop.
+pub fn run(options: Options) -> anyhow::Result<()> {
+    let store = Arc::new(Store::default());
+    let metrics = Metrics::new().context("registering metrics")?;
+    let watcher = Watcher {
+        path: options.config.clone(),
+        store: Arc::clone(&store),
+        metrics: metrics.clone(),
+        interval: options.reload_interval,
+    };
+    if !watcher.reload() {
+        bail!(
+            "no configuration could be loaded from {}",
+            options.config.display()
+        );
+    }
+
+    let conf = ServerConf {
+        threads: options.threads,
+        grace_period_seconds: Some(options.grace_period.as_secs().max(1)),
+        graceful_shutdown_timeout_seconds: Some(1),
+        ..ServerConf::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(None, conf);
+    server.bootstrap();
+
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let gateway = Gateway {
+        store: Arc::clone(&store),
+        upstream: Upstream {
+            connector: Connector::new(None),
+            ejection: options.ejection,
+        },
+        metrics: metrics.clone(),
+        settings: options.settings,
+        in_flight: Arc::clone(&in_flight),
+    };
+    let mut proxy =
+        http_proxy_service_with_name(&server.configuration, gateway, "switchyard-proxy");
+    proxy.add_tcp(&options.listen.to_string());
+    let mut admin = Service::new(
+        "switchyard-admin".to_owned(),
+        Admin {
+            store: Arc::clone(&store),
+            metrics,
+        },
+    );
+    admin.add_tcp(&options.admin_listen.to_string());
+    let resolver = Resolver {
+        store,
+        refresh: Duration::from_secs(30),
+    };
+    server.add_service(background_service("config-watch", watcher));
+    server.add_service(background_service("dns", resolver));
+    server.add_service(proxy);
+    server.add_service(admin);
+
+    let phases = server.watch_execution_phase();
+    let grace = options.grace_period;
+    std::thread::Builder::new()
+        .name("drain".to_owned())
+        .spawn(move || drain(phases, &in_flight, grace))
+        .context("starting the drain thread")?;
+    tracing::info!(listen = %options.listen, admin = %options.admin_listen, "serving");
+    server.run(RunArgs::default());
+    Ok(())
+}
+
+/// Waits for SIGTERM's grace period to begin, then ends the process once nothing is in flight
+/// (or the grace period is over).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "Pingora's shutdown sleeps out the whole grace period; exiting is how it ends early"
+)]
+fn drain(
+    mut phases: tokio::sync::broadcast::Receiver<ExecutionPhase>,
+    in_flight: &AtomicUsize,
+    grace: Duration,
+) {
+    loop {
+        match phases.blocking_recv() {
+            Ok(ExecutionPhase::GracefulTerminate) => break,
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+    let deadline = std::time::Instant::now() + grace;
+    while in_flight.load(Ordering::Acquire) > 0 && std::time::Instant::now() < deadline {
+        std::thread::park_timeout(Duration::from_millis(20));
+    }
+    let left = in_flight.load(Ordering::Acquire);
+    tracing::info!(in_flight = left, "drained; exiting");
+    std::process::exit(0);
+}

@@ -1,0 +1,165 @@
+//! The live configuration: one snapshot plus the runtime state built from it (backend health,
+//! latency, in-flight counts, resolved addresses), published together with one `ArcSwap` so no
+//! request sees half of one version and half of another.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Arc, atomic::AtomicU64},
+};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use switchyard_crds::{
+    Snapshot,
+    snapshot::{Model, Route, Source},
+};
+
+use crate::{balance::BackendLoad, health::Health};
+
+/// Runtime state of one model, kept across snapshot swaps while the model is unchanged.
+#[derive(Debug)]
+pub struct BackendState {
+    /// `namespace/name` of the AIModel, for headers, metrics and logs.
+    pub label: Arc<str>,
+    /// The provider's name.
+    pub provider: &'static str,
+    /// Passive health: consecutive failures and ejection.
+    pub health: Health,
+    /// In-flight requests and latency EWMA for the balancer.
+    pub load: BackendLoad,
+    /// Addresses the endpoint's host resolves to (refreshed in the background).
+    pub addrs: ArcSwap<Vec<SocketAddr>>,
+}
+
+impl BackendState {
+    fn new(model: &Model) -> Self {
+        let addrs = model
+            .endpoint
+            .host
+            .parse()
+            .map(|ip| vec![SocketAddr::new(ip, model.endpoint.port)])
+            .unwrap_or_default();
+        Self {
+            label: format!("{}/{}", model.source.namespace, model.source.name).into(),
+            provider: model.provider.as_str(),
+            health: Health::default(),
+            load: BackendLoad::default(),
+            addrs: ArcSwap::from_pointee(addrs),
+        }
+    }
+}
+
+/// Per-route labels, computed once per snapshot.
+#[derive(Debug)]
+pub struct RouteState {
+    /// `namespace/name` of the AIRoute.
+    pub label: Arc<str>,
+}
+
+/// One published configuration.
+#[derive(Debug)]
+pub struct State {
+    /// The compiled snapshot.
+    pub snapshot: Snapshot,
+    /// Runtime state per model, indexed like `snapshot.content.models`.
+    pub backends: Vec<Arc<BackendState>>,
+    /// Labels per route, indexed like `snapshot.content.routes`.
+    pub routes: Vec<RouteState>,
+}
+
+impl State {
+    /// Builds the state for `snapshot`, keeping the runtime state of models that did not change
+    /// since `previous`.
+    pub fn build(snapshot: Snapshot, previous: Option<&State>) -> Self {
+        let mut kept: HashMap<&Source, (&Model, &Arc<BackendState>)> = HashMap::new();
+        if let Some(previous) = previous {
+            let models = previous.snapshot.content.models.iter();
+            for (model, backend) in models.zip(&previous.backends) {
+                kept.insert(&model.source, (model, backend));
+            }
+        }
+        let backends = snapshot
+            .content
+            .models
+            .iter()
+            .map(|model| {
+                kept.get(&model.source)
+                    .filter(|(old, _)| *old == model)
+                    .map(|(_, backend)| Arc::clone(backend))
+                    .unwrap_or_else(|| Arc::new(BackendState::new(model)))
+            })
+            .collect();
+        let routes = snapshot
+            .content
+            .routes
+            .iter()
+            .map(RouteState::new)
+            .collect();
+        Self {
+            snapshot,
+            backends,
+            routes,
+        }
+    }
+}
+
+impl RouteState {
+    fn new(route: &Route) -> Self {
+        Self {
+            label: format!("{}/{}", route.source.namespace, route.source.name).into(),
+        }
+    }
+}
+
+/// What the last configuration load reported, for `/config`, `/readyz` and metrics.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct LoadReport {
+    /// Problems the compiler reported for the published snapshot.
+    pub problems: Vec<String>,
+    /// Documents that were refused.
+    pub document_errors: Vec<String>,
+    /// Why the latest change was not published (the last good snapshot stays), if it was not.
+    pub rejected_change: Option<String>,
+}
+
+/// The one place the hot path reads configuration from.
+#[derive(Debug, Default)]
+pub struct Store {
+    state: ArcSwapOption<State>,
+    report: ArcSwap<LoadReport>,
+    /// How many configurations were published.
+    pub swaps: AtomicU64,
+    /// Woken on every publish (the resolver listens).
+    pub published: tokio::sync::Notify,
+}
+
+impl Store {
+    /// The current state, or `None` before the first snapshot.
+    pub fn load(&self) -> Option<Arc<State>> {
+        self.state.load_full()
+    }
+
+    /// Publishes a new snapshot, keeping runtime state of unchanged models.
+    pub fn publish(&self, snapshot: Snapshot, report: LoadReport) -> Arc<State> {
+        let previous = self.state.load_full();
+        let state = Arc::new(State::build(snapshot, previous.as_deref()));
+        self.state.store(Some(Arc::clone(&state)));
+        self.report.store(Arc::new(report));
+        self.swaps
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.published.notify_one();
+        state
+    }
+
+    /// Records a change that was refused; the published snapshot stays.
+    pub fn reject(&self, reason: String) {
+        let mut report = LoadReport::clone(&self.report.load());
+        report.rejected_change = Some(reason);
+        self.report.store(Arc::new(report));
+    }
+
+    /// What the last load reported.
+    pub fn report(&self) -> Arc<LoadReport> {
+        self.report.load_full()
+    }
+}

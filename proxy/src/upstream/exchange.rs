@@ -1,0 +1,423 @@
+//! One attempt: connect, send, read the answer, and deliver it to the client translated.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use pingora::{
+    ErrorType, connectors::http::Connector, http::RequestHeader,
+    protocols::http::client::HttpSession, proxy::Session, upstreams::peer::HttpPeer,
+};
+use switchyard_crds::snapshot::{Model, Route};
+use switchyard_providers::{
+    ClientRequest, ErrorKind, StreamTranslator, UpstreamRequest, Usage, parse_error,
+    translate_response,
+};
+use tokio::time::{Instant, timeout_at};
+
+use super::Outcome;
+use crate::{
+    ctx::RequestCtx,
+    errors::UpstreamFailure,
+    respond,
+    store::{BackendState, State},
+};
+
+/// The most of an error body that is read (the rest is not needed to report it).
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// The most of a non-streamed response body that is buffered.
+const RESPONSE_BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// How long an idle pooled upstream connection is kept.
+const POOL_IDLE: Duration = Duration::from_secs(60);
+
+/// One attempt at one backend.
+pub(super) struct Exchange<'a> {
+    pub(super) connector: &'a Connector,
+    pub(super) state: &'a State,
+    pub(super) route: &'a Route,
+    pub(super) request: &'a ClientRequest,
+    pub(super) model: &'a Model,
+    pub(super) backend: &'a BackendState,
+    /// When the whole call must be over.
+    pub(super) deadline: Instant,
+}
+
+impl Exchange<'_> {
+    /// Runs the attempt.
+    pub(super) async fn run(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        upstream: UpstreamRequest,
+    ) -> Outcome {
+        let sent = Instant::now();
+        let first_byte_deadline = self.first_byte_deadline(sent);
+        let sending = self.send(upstream, first_byte_deadline);
+        let (mut http, peer) = match unless_client_left(session, ctx, sending).await {
+            None => return Outcome::Delivered,
+            Some(Ok(connected)) => connected,
+            Some(Err(failure)) => return Outcome::Failed(failure),
+        };
+        let Some(status) = http.response_header().map(|header| header.status.as_u16()) else {
+            return Outcome::Failed(self.protocol("no response header"));
+        };
+        if !(200..300).contains(&status) {
+            return Outcome::Failed(self.status_failure(&mut http, status).await);
+        }
+        let outcome = if self.request.stream() {
+            self.stream(session, ctx, &mut http, sent, first_byte_deadline)
+                .await
+        } else {
+            self.whole(session, ctx, &mut http, sent).await
+        };
+        if matches!(outcome, Outcome::Delivered) && http.response_done() {
+            self.connector
+                .release_http_session(http, &peer, Some(POOL_IDLE))
+                .await;
+        }
+        outcome
+    }
+
+    fn first_byte_deadline(&self, from: Instant) -> Instant {
+        let first_token = self
+            .route
+            .timeouts
+            .first_token
+            .unwrap_or(self.model.timeouts.first_token);
+        (from + first_token.get()).min(self.deadline)
+    }
+
+    /// Connects (or reuses a pooled connection), writes the request and reads the response
+    /// header, all before the first-byte deadline.
+    async fn send(
+        &self,
+        upstream: UpstreamRequest,
+        first_byte_deadline: Instant,
+    ) -> Result<(HttpSession, HttpPeer), UpstreamFailure> {
+        let Some(addr) = self.backend.addrs.load().first().copied() else {
+            return Err(self.connect(format!("{} is not resolved yet", self.model.endpoint.host)));
+        };
+        let endpoint = &self.model.endpoint;
+        let mut peer = HttpPeer::new(addr, endpoint.tls, endpoint.host.clone());
+        let connect = self.model.timeouts.connect.get();
+        peer.options.connection_timeout = Some(connect);
+        peer.options.total_connection_timeout = Some(connect);
+        let header = self
+            .header(&upstream)
+            .map_err(|e| self.protocol(e.to_string()))?;
+        let exchange = async {
+            let (mut http, _reused) = self
+                .connector
+                .get_http_session(&peer)
+                .await
+                .map_err(|e| self.connect_or_protocol(&e))?;
+            http.write_request_header(header)
+                .await
+                .map_err(|e| self.connect_or_protocol(&e))?;
+            http.write_request_body(upstream.body, true)
+                .await
+                .map_err(|e| self.protocol(e.to_string()))?;
+            http.read_response_header()
+                .await
+                .map_err(|e| self.connect_or_protocol(&e))?;
+            Ok(http)
+        };
+        match timeout_at(first_byte_deadline, exchange).await {
+            Ok(Ok(http)) => Ok((http, peer)),
+            Ok(Err(failure)) => Err(failure),
+            Err(_) => Err(self.timeout(first_byte_deadline)),
+        }
+    }
+
+    fn header(&self, upstream: &UpstreamRequest) -> pingora::Result<Box<RequestHeader>> {
+        let endpoint = &self.model.endpoint;
+        let mut header = RequestHeader::build(
+            upstream.method.clone(),
+            upstream.path_and_query.as_bytes(),
+            Some(upstream.headers.len() + self.route.transforms.set_headers.len() + 3),
+        )?;
+        let default_port = if endpoint.tls { 443 } else { 80 };
+        if endpoint.port == default_port {
+            header.insert_header("host", endpoint.host.as_str())?;
+        } else {
+            header.insert_header("host", format!("{}:{}", endpoint.host, endpoint.port))?;
+        }
+        for (name, value) in &upstream.headers {
+            header.insert_header(name.clone(), value.clone())?;
+        }
+        for (name, value) in &self.route.transforms.set_headers {
+            header.insert_header(name.clone(), value.as_str())?;
+        }
+        // The body is translated, so it must arrive uncompressed.
+        header.insert_header("accept-encoding", "identity")?;
+        header.insert_header("content-length", upstream.body.len().to_string())?;
+        Ok(Box::new(header))
+    }
+
+    /// Reads an error answer and turns it into a failure.
+    async fn status_failure(&self, http: &mut HttpSession, status: u16) -> UpstreamFailure {
+        let retry_after = http.response_header().and_then(|header| {
+            let value = header.headers.get("retry-after")?.to_str().ok()?;
+            value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0)
+        });
+        let body = read_capped(http, ERROR_BODY_LIMIT, self.deadline)
+            .await
+            .unwrap_or_default();
+        UpstreamFailure::Status {
+            backend: self.backend.label.to_string(),
+            error: parse_error(self.model.provider, status, &body),
+            retry_after: retry_after.map(Duration::from_secs_f64),
+        }
+    }
+
+    /// Delivers a non-streamed response.
+    async fn whole(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        http: &mut HttpSession,
+        sent: Instant,
+    ) -> Outcome {
+        let body = match read_capped(http, RESPONSE_BODY_LIMIT, self.deadline).await {
+            Ok(body) => body,
+            Err(ReadError::Timeout) => return Outcome::Failed(self.timeout(self.deadline)),
+            Err(ReadError::Failed(reason)) => return Outcome::Failed(self.protocol(reason)),
+        };
+        self.backend.load.observe(sent.elapsed());
+        let translated = match translate_response(self.request, self.model, &body) {
+            Ok(translated) => translated,
+            Err(error) => {
+                return Outcome::Failed(UpstreamFailure::Status {
+                    backend: self.backend.label.to_string(),
+                    error,
+                    retry_after: None,
+                });
+            }
+        };
+        self.account(ctx, translated.usage);
+        if let Err(error) = respond::json(session, ctx, 200, translated.body).await {
+            tracing::debug!(%error, "client went away before the response was written");
+        }
+        Outcome::Delivered
+    }
+
+    /// Delivers a streamed response, committing to it only when its first bytes are ready.
+    async fn stream(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        http: &mut HttpSession,
+        sent: Instant,
+        first_byte_deadline: Instant,
+    ) -> Outcome {
+        let mut translator = StreamTranslator::new(self.request, self.model);
+        let mut out = BytesMut::new();
+        let idle = self.route.timeouts.idle.get();
+        let mut started = false;
+        loop {
+            let wait_until = if started {
+                (Instant::now() + idle).min(self.deadline)
+            } else {
+                first_byte_deadline
+            };
+            let read = timeout_at(wait_until, http.read_response_body());
+            let Some(read) = unless_client_left(session, ctx, read).await else {
+                self.account(ctx, translator.usage());
+                return Outcome::Delivered;
+            };
+            let failure = match read {
+                Ok(Ok(Some(chunk))) => match translator.push(&chunk, &mut out) {
+                    Ok(()) => None,
+                    Err(error) => Some((ErrorKind::Api, self.protocol(error.to_string()))),
+                },
+                Ok(Ok(None)) => {
+                    let usage = translator.finish(&mut out);
+                    return match usage {
+                        Ok(usage) => {
+                            self.account(ctx, usage);
+                            if !started {
+                                self.backend.load.observe(sent.elapsed());
+                                if respond::stream_start(session, ctx).await.is_err() {
+                                    return Outcome::Delivered;
+                                }
+                            }
+                            let _ = respond::stream_chunk(session, ctx, out.split().freeze(), true)
+                                .await;
+                            Outcome::Delivered
+                        }
+                        Err(error) if !started => Outcome::Failed(self.protocol(error.to_string())),
+                        Err(error) => {
+                            self.end_with_error(
+                                session,
+                                ctx,
+                                &translator,
+                                ErrorKind::Api,
+                                &error.to_string(),
+                            )
+                            .await;
+                            Outcome::Delivered
+                        }
+                    };
+                }
+                Ok(Err(error)) => Some((ErrorKind::Api, self.protocol(error.to_string()))),
+                Err(_) if started => Some((
+                    ErrorKind::Timeout,
+                    UpstreamFailure::Timeout {
+                        backend: self.backend.label.to_string(),
+                        after: idle,
+                    },
+                )),
+                Err(_) => Some((ErrorKind::Timeout, self.timeout(first_byte_deadline))),
+            };
+            if let Some((kind, failure)) = failure {
+                if !started {
+                    return Outcome::Failed(failure);
+                }
+                tracing::warn!(error = %failure, "stream failed after it started");
+                self.account(ctx, translator.usage());
+                self.end_with_error(session, ctx, &translator, kind, &failure.to_string())
+                    .await;
+                return Outcome::Delivered;
+            }
+            if out.is_empty() {
+                continue;
+            }
+            if !started {
+                started = true;
+                self.backend.load.observe(sent.elapsed());
+                if respond::stream_start(session, ctx).await.is_err() {
+                    return Outcome::Delivered;
+                }
+            }
+            if let Err(error) =
+                respond::stream_chunk(session, ctx, out.split().freeze(), false).await
+            {
+                tracing::debug!(%error, "client went away during a stream");
+                self.account(ctx, translator.usage());
+                return Outcome::Delivered;
+            }
+        }
+    }
+
+    async fn end_with_error(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        translator: &StreamTranslator,
+        kind: ErrorKind,
+        message: &str,
+    ) {
+        ctx.outcome.error = Some(kind);
+        let event = translator.error_event(kind, message);
+        let _ = respond::stream_chunk(session, ctx, event, true).await;
+    }
+
+    fn account(&self, ctx: &mut RequestCtx, usage: Usage) {
+        ctx.usage = Some(usage);
+        if let Some(price) = &self.model.pricing {
+            ctx.outcome.cost_usd = Some(usage.cost(price).try_into().unwrap_or(0.0));
+        }
+        let _ = self.state;
+    }
+
+    fn connect(&self, reason: String) -> UpstreamFailure {
+        UpstreamFailure::Connect {
+            backend: self.backend.label.to_string(),
+            reason,
+        }
+    }
+
+    fn protocol(&self, reason: impl Into<String>) -> UpstreamFailure {
+        UpstreamFailure::Protocol {
+            backend: self.backend.label.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    fn timeout(&self, deadline: Instant) -> UpstreamFailure {
+        UpstreamFailure::Timeout {
+            backend: self.backend.label.to_string(),
+            after: deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::ZERO),
+        }
+    }
+
+    fn connect_or_protocol(&self, error: &pingora::Error) -> UpstreamFailure {
+        match error.etype() {
+            ErrorType::ConnectTimedout
+            | ErrorType::ConnectRefused
+            | ErrorType::ConnectNoRoute
+            | ErrorType::ConnectError
+            | ErrorType::TLSHandshakeFailure
+            | ErrorType::TLSHandshakeTimedout
+            | ErrorType::SocketError
+            | ErrorType::BindError => self.connect(error.to_string()),
+            _ => self.protocol(error.to_string()),
+        }
+    }
+}
+
+/// Runs `work` unless the client closes its connection first (then `None`: the attempt is
+/// abandoned, and its upstream connection dropped rather than pooled).
+async fn unless_client_left<T>(
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+    work: impl Future<Output = T>,
+) -> Option<T> {
+    let client_left = async {
+        // With abort-on-close, an idle read fails once the client has closed; anything else
+        // (bytes of a pipelined request) is not a departure.
+        if session.read_body_or_idle(true).await.is_err() {
+            return;
+        }
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        biased;
+        done = work => Some(done),
+        () = client_left => {
+            ctx.outcome.status = CLIENT_CLOSED;
+            tracing::debug!("client closed the connection before the response was complete");
+            None
+        }
+    }
+}
+
+/// The status logged when the client left first (nginx's convention; never sent).
+pub(crate) const CLIENT_CLOSED: u16 = 499;
+
+enum ReadError {
+    Timeout,
+    Failed(String),
+}
+
+/// Reads a whole body up to `limit` bytes before `deadline`.
+async fn read_capped(
+    http: &mut HttpSession,
+    limit: usize,
+    deadline: Instant,
+) -> Result<Bytes, ReadError> {
+    let read = async {
+        let mut body = BytesMut::new();
+        while let Some(chunk) = http
+            .read_response_body()
+            .await
+            .map_err(|e| ReadError::Failed(e.to_string()))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(ReadError::Failed(format!(
+                    "response body over {limit} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    };
+    timeout_at(deadline, read)
+        .await
+        .map_err(|_| ReadError::Timeout)?
+}

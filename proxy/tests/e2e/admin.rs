@@ -1,0 +1,99 @@
+//! The admin listener: health, readiness, metrics and the served configuration.
+
+use serde_json::Value;
+
+use crate::harness::{Manifests, Proxy, chat, mock, post};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_tokens_and_cost_by_route_and_model() {
+    let mock = mock().await;
+    let manifests = Manifests::default()
+        .model("m", &mock)
+        .route("gpt-4o", &["m"], "");
+    let proxy = Proxy::start(&manifests).await;
+    for stream in [false, true] {
+        let response = post(&proxy, "/v1/chat/completions", &chat("gpt-4o", stream)).await;
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap();
+    }
+    post(&proxy, "/v1/chat/completions", &chat("missing", false)).await;
+
+    let metrics = proxy.metrics().await;
+    let labels = "route=\"default/gpt-4o\"";
+    let line = |prefix: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(prefix) && l.contains(labels))
+            .unwrap_or_else(|| panic!("no {prefix} line:\n{metrics}"))
+            .to_owned()
+    };
+    assert!(line("switchyard_requests_total").contains("status=\"200\""));
+    assert!(
+        line("switchyard_requests_total").ends_with(" 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("status=\"404\""), "{metrics}");
+    let input = metrics
+        .lines()
+        .find(|l| l.starts_with("switchyard_tokens_total") && l.contains("kind=\"input\""))
+        .unwrap();
+    let count: f64 = input.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(
+        count > 0.0,
+        "input tokens counted for both requests: {input}"
+    );
+    assert!(
+        line("switchyard_cost_usd_total")
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+            > 0.0
+    );
+    assert!(
+        line("switchyard_time_to_first_token_seconds_count").ends_with(" 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_config_answer_without_secrets() {
+    let mock = mock().await;
+    let manifests = Manifests::default()
+        .model("m", &mock)
+        .route("gpt-4o", &["m"], "");
+    let proxy = Proxy::start(&manifests).await;
+    assert_eq!(
+        reqwest::get(proxy.admin("/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        reqwest::get(proxy.admin("/readyz")).await.unwrap().status(),
+        200
+    );
+    let text = reqwest::get(proxy.admin("/config"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !text.contains("mock-key"),
+        "no credential in /config: {text}"
+    );
+    let config: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(config["version"], 1);
+    assert_eq!(config["routes"][0]["name"], "default/gpt-4o");
+    assert_eq!(config["routes"][0]["backends"][0]["model"], "default/m");
+    assert_eq!(config["models"][0]["provider"], "openai-compatible");
+    assert!(
+        proxy
+            .metrics()
+            .await
+            .contains("switchyard_snapshot_version 1")
+    );
+}

@@ -1,0 +1,309 @@
+//! Setup as a small DSL: manifests built from a few calls, the proxy binary started on free
+//! ports and waited for, and the mock provider in process.
+
+use std::{
+    fmt::Write as _,
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::Value;
+use switchyard_mock_provider::{Behavior, MockConfig, MockProvider};
+use tempfile::TempDir;
+
+/// A mock provider that takes the `mock-key` credential.
+pub async fn mock() -> MockProvider {
+    MockProvider::start(MockConfig::default()).await.unwrap()
+}
+
+/// A mock that answers with `behavior` unless told otherwise.
+pub async fn mock_with(behavior: Behavior) -> MockProvider {
+    let mock = mock().await;
+    mock.set_behavior(behavior);
+    mock
+}
+
+/// Manifests for one proxy: a Secret with the mock's key, an anonymous policy, and whatever
+/// models and routes a test adds.
+#[derive(Clone, Debug)]
+pub struct Manifests(pub String);
+
+impl Default for Manifests {
+    fn default() -> Self {
+        Self(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: mock}\nstringData: {apiKey: mock-key}\n---\n\
+             apiVersion: switchyard.dev/v1alpha1\nkind: AIPolicy\nmetadata: {name: anyone}\n\
+             spec:\n  targetRefs: [{kind: Namespace}]\n  authentication: {anonymous: true}\n"
+                .to_owned(),
+        )
+    }
+}
+
+impl Manifests {
+    /// Adds an openai-compatible AIModel named `name` served by `mock` as model id `name`.
+    pub fn model(self, name: &str, mock: &MockProvider) -> Self {
+        self.model_with(name, mock, "openai-compatible", "")
+    }
+
+    /// Adds an AIModel with a provider and extra spec lines (indented two spaces).
+    pub fn model_with(
+        mut self,
+        name: &str,
+        mock: &MockProvider,
+        provider: &str,
+        extra: &str,
+    ) -> Self {
+        let _ = write!(
+            self.0,
+            "---\napiVersion: switchyard.dev/v1alpha1\nkind: AIModel\nmetadata: {{name: {name}}}\nspec:\n  provider: {provider}\n  model: {name}\n  endpoint: {}/v1\n  credentials: {{secretRef: {{name: mock, key: apiKey}}}}\n  pricing: {{input: \"2\", output: \"8\", cachedInput: \"1\"}}\n{extra}",
+            mock.base_url()
+        );
+        self
+    }
+
+    /// Adds an AIRoute `name` serving public model `public` from `backends`, with extra spec
+    /// lines (indented two spaces).
+    pub fn route(mut self, public: &str, backends: &[&str], extra: &str) -> Self {
+        let name = public.replace(['*', '.'], "x");
+        let backends: String = backends
+            .iter()
+            .map(|b| format!("    - modelRef: {{name: {b}}}\n"))
+            .collect();
+        let _ = write!(
+            self.0,
+            "---\napiVersion: switchyard.dev/v1alpha1\nkind: AIRoute\nmetadata: {{name: {name}}}\nspec:\n  models: [\"{public}\"]\n  backends:\n{backends}{extra}"
+        );
+        self
+    }
+
+    /// Appends raw manifest text.
+    pub fn raw(mut self, text: &str) -> Self {
+        self.0.push_str(text);
+        self
+    }
+
+    /// The manifest text.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A running `switchyard-proxy` process, killed on drop.
+pub struct Proxy {
+    child: Child,
+    port: u16,
+    admin_port: u16,
+    config: PathBuf,
+    log: PathBuf,
+    _dir: TempDir,
+}
+
+impl Proxy {
+    /// Starts the proxy on `manifests` and waits until it is ready.
+    pub async fn start(manifests: &Manifests) -> Self {
+        Self::start_with(manifests, &[]).await
+    }
+
+    /// Starts the proxy with extra flags.
+    pub async fn start_with(manifests: &Manifests, flags: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("switchyard.yaml");
+        std::fs::write(&config, manifests.text()).unwrap();
+        let log = dir.path().join("proxy.log");
+        let (port, admin_port) = (free_port(), free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_switchyard-proxy"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--admin-listen", &format!("127.0.0.1:{admin_port}")])
+            .args(["--threads", "2", "--reload-interval-ms", "100"])
+            .args(flags)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let proxy = Self {
+            child,
+            port,
+            admin_port,
+            config,
+            log,
+            _dir: dir,
+        };
+        proxy.wait_ready().await;
+        proxy
+    }
+
+    async fn wait_ready(&self) {
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if let Ok(response) = client.get(self.admin("/readyz")).send().await
+                && response.status() == 200
+                && client.get(self.url("/v1/models")).send().await.is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("proxy did not become ready:\n{}", self.log());
+    }
+
+    /// A URL on the API listener.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// A URL on the admin listener.
+    pub fn admin(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.admin_port)
+    }
+
+    /// The proxy's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Replaces the manifests (picked up by hot reload).
+    pub fn rewrite(&self, text: &str) {
+        // Write then rename, as a ConfigMap mount does, so no reader sees half a file.
+        let next = self.config.with_extension("next");
+        std::fs::write(&next, text).unwrap();
+        std::fs::rename(&next, &self.config).unwrap();
+    }
+
+    /// `GET /config` as JSON.
+    pub async fn config(&self) -> Value {
+        reqwest::get(self.admin("/config"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `/config` satisfies `done`.
+    pub async fn wait_config(&self, done: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..200 {
+            let config = self.config().await;
+            if done(&config) {
+                return config;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "config never reached the expected state: {}",
+            self.config().await
+        );
+    }
+
+    /// `GET /metrics` text.
+    pub async fn metrics(&self) -> String {
+        reqwest::get(self.admin("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, up to `limit`; returns whether it did.
+    pub async fn exited_within(&mut self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while tokio::time::Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A chat request body.
+pub fn chat(model: &str, stream: bool) -> Value {
+    serde_json::json!({
+        "model": model,
+        "stream": stream,
+        "messages": [{"role": "user", "content": "hello from the test"}],
+    })
+}
+
+/// Posts JSON to the proxy.
+pub async fn post(proxy: &Proxy, path: &str, body: &Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(proxy.url(path))
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A response header as text ("" when absent).
+pub fn header<'a>(response: &'a reqwest::Response, name: &str) -> &'a str {
+    response
+        .headers()
+        .get(name)
+        .map_or("", |value| value.to_str().unwrap())
+}
+
+/// The `data:` payloads of an SSE body, in order.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.split("\n\n")
+        .filter_map(|event| {
+            event
+                .lines()
+                .find_map(|line| {
+                    line.strip_prefix("data: ")
+                        .or_else(|| line.strip_prefix("data:"))
+                })
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// The text a client sees: the message content of a whole OpenAI response, or the content
+/// deltas of a stream joined.
+pub fn answer_text(body: &str) -> String {
+    if let Ok(whole) = serde_json::from_str::<Value>(body) {
+        return whole["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+    }
+    sse_data(body)
+        .iter()
+        .filter_map(|event| serde_json::from_str::<Value>(event).ok())
+        .filter_map(|event| {
+            event["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}

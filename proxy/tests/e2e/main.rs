@@ -1,0 +1,12 @@
+//! End-to-end tests: the real proxy binary, over real HTTP, in front of the mock provider.
+
+// The workspace lints exempt tests; these helpers are test code too and fail loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+mod harness;
+
+mod admin;
+mod faults;
+mod lifecycle;
+mod reload;
+mod serving;
