@@ -216,78 +216,80 @@ fn part(block: &Value, field: &str, provider: Provider) -> Result<Part, RequestE
         }
         Some("image") => {
             check_keys(block, &["type", "source", "cache_control"], provider)?;
-            let source = block.get("source").unwrap_or(&Value::Null);
-            let get = |name: &str| source.get(name).and_then(Value::as_str).map(str::to_owned);
-            match get("type").as_deref() {
-                Some("base64") => Ok(Part::Image(Image::Base64 {
-                    media_type: get("media_type").unwrap_or_default(),
-                    data: get("data").unwrap_or_default(),
-                })),
-                Some("url") => Ok(Part::Image(Image::Url(get("url").unwrap_or_default()))),
-                _ => Err(unsupported(
-                    provider,
-                    "take images other than base64 or URL sources",
-                )),
-            }
+            image(block.get("source").unwrap_or(&Value::Null), provider)
         }
         Some("tool_use") => {
-            check_keys(
-                block,
-                &["type", "id", "name", "input", "cache_control"],
-                provider,
-            )?;
+            let keys = ["type", "id", "name", "input", "cache_control"];
+            check_keys(block, &keys, provider)?;
+            let required = |name: &str| {
+                text(name)
+                    .map(str::to_owned)
+                    .ok_or_else(|| invalid(field, format!("tool_use needs `{name}`")))
+            };
             Ok(Part::ToolCall {
-                id: text("id")
-                    .ok_or_else(|| invalid(field, "tool_use needs an `id`"))?
-                    .to_owned(),
-                name: text("name")
-                    .ok_or_else(|| invalid(field, "tool_use needs a `name`"))?
-                    .to_owned(),
+                id: required("id")?,
+                name: required("name")?,
                 arguments: block
                     .get("input")
                     .map_or_else(|| "{}".to_owned(), Value::to_string),
             })
         }
-        Some("tool_result") => {
-            check_keys(
-                block,
-                &[
-                    "type",
-                    "tool_use_id",
-                    "content",
-                    "is_error",
-                    "cache_control",
-                ],
-                provider,
-            )?;
-            let content = match block.get("content") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(content) => blocks(content, field, provider)?,
-            };
-            if content
-                .iter()
-                .any(|p| !matches!(p, Part::Text(_) | Part::Image(_)))
-            {
-                return Err(invalid(
-                    field,
-                    "tool_result content may hold text and images only",
-                ));
-            }
-            Ok(Part::ToolResult {
-                id: text("tool_use_id")
-                    .ok_or_else(|| invalid(field, "tool_result needs a `tool_use_id`"))?
-                    .to_owned(),
-                content,
-                is_error: block
-                    .get("is_error")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-            })
-        }
+        Some("tool_result") => tool_result(block, field, provider),
         Some(other) => Err(unsupported(
             provider,
             format!("take `{other}` content blocks"),
         )),
         None => Err(invalid(field, "every content block needs a `type`")),
     }
+}
+
+fn image(source: &Value, provider: Provider) -> Result<Part, RequestError> {
+    let get = |name: &str| source.get(name).and_then(Value::as_str).map(str::to_owned);
+    match get("type").as_deref() {
+        Some("base64") => Ok(Part::Image(Image::Base64 {
+            media_type: get("media_type").unwrap_or_default(),
+            data: get("data").unwrap_or_default(),
+        })),
+        Some("url") => Ok(Part::Image(Image::Url(get("url").unwrap_or_default()))),
+        _ => Err(unsupported(
+            provider,
+            "take images other than base64 or URL sources",
+        )),
+    }
+}
+
+fn tool_result(block: &Value, field: &str, provider: Provider) -> Result<Part, RequestError> {
+    let keys = [
+        "type",
+        "tool_use_id",
+        "content",
+        "is_error",
+        "cache_control",
+    ];
+    check_keys(block, &keys, provider)?;
+    let content = match block.get("content") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(content) => blocks(content, field, provider)?,
+    };
+    if content
+        .iter()
+        .any(|p| !matches!(p, Part::Text(_) | Part::Image(_)))
+    {
+        return Err(invalid(
+            field,
+            "tool_result content may hold text and images only",
+        ));
+    }
+    let id = block
+        .get("tool_use_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(field, "tool_result needs a `tool_use_id`"))?;
+    Ok(Part::ToolResult {
+        id: id.to_owned(),
+        content,
+        is_error: block
+            .get("is_error")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    })
 }
