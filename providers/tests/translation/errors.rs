@@ -158,3 +158,26 @@ fn unsupported_features_name_the_provider_and_the_feature() {
     );
     assert_eq!(error.status(), 400);
 }
+
+#[test]
+fn debug_output_never_shows_prompts_or_keys() {
+    use switchyard_crds::snapshot::Transforms;
+    use switchyard_providers::{Api, ClientRequest, build_request};
+
+    use super::support::{model, now};
+    let body = br#"{"model":"m","messages":[{"role":"user","content":"my secret prompt"}]}"#;
+    let request = ClientRequest::parse(Api::ChatCompletions, body).unwrap();
+    let built = build_request(
+        &request,
+        &model(Provider::OpenAi),
+        &Transforms::default(),
+        now(),
+    )
+    .unwrap();
+    for text in [format!("{request:?}"), format!("{built:?}")] {
+        assert!(
+            !text.contains("secret prompt") && !text.contains("test-key"),
+            "{text}"
+        );
+    }
+}
