@@ -101,7 +101,6 @@ impl Upstream {
             let deadline = deadline.map_or(model_deadline, |d| d.min(model_deadline));
             let exchange = exchange::Exchange {
                 connector: &self.connector,
-                state: call.state,
                 route: call.route,
                 request: call.request,
                 model,

@@ -15,12 +15,7 @@ use switchyard_providers::{
 use tokio::time::{Instant, timeout_at};
 
 use super::Outcome;
-use crate::{
-    ctx::RequestCtx,
-    errors::UpstreamFailure,
-    respond,
-    store::{BackendState, State},
-};
+use crate::{ctx::RequestCtx, errors::UpstreamFailure, respond, store::BackendState};
 
 /// The most of an error body that is read (the rest is not needed to report it).
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -32,7 +27,6 @@ const POOL_IDLE: Duration = Duration::from_secs(60);
 /// One attempt at one backend.
 pub(super) struct Exchange<'a> {
     pub(super) connector: &'a Connector,
-    pub(super) state: &'a State,
     pub(super) route: &'a Route,
     pub(super) request: &'a ClientRequest,
     pub(super) model: &'a Model,
@@ -51,7 +45,7 @@ impl Exchange<'_> {
     ) -> Outcome {
         let sent = Instant::now();
         let first_byte_deadline = self.first_byte_deadline(sent);
-        let sending = self.send(upstream, first_byte_deadline);
+        let sending = self.send(upstream, sent, first_byte_deadline);
         let (mut http, peer) = match unless_client_left(session, ctx, sending).await {
             None => return Outcome::Delivered,
             Some(Ok(connected)) => connected,
@@ -91,6 +85,7 @@ impl Exchange<'_> {
     async fn send(
         &self,
         upstream: UpstreamRequest,
+        sent: Instant,
         first_byte_deadline: Instant,
     ) -> Result<(HttpSession, HttpPeer), UpstreamFailure> {
         let Some(addr) = self.backend.addrs.load().first().copied() else {
@@ -124,7 +119,7 @@ impl Exchange<'_> {
         match timeout_at(first_byte_deadline, exchange).await {
             Ok(Ok(http)) => Ok((http, peer)),
             Ok(Err(failure)) => Err(failure),
-            Err(_) => Err(self.timeout(first_byte_deadline)),
+            Err(_) => Err(self.timeout(first_byte_deadline, sent)),
         }
     }
 
@@ -183,7 +178,9 @@ impl Exchange<'_> {
     ) -> Outcome {
         let body = match read_capped(http, RESPONSE_BODY_LIMIT, self.deadline).await {
             Ok(body) => body,
-            Err(ReadError::Timeout) => return Outcome::Failed(self.timeout(self.deadline)),
+            Err(ReadError::Timeout) => {
+                return Outcome::Failed(self.timeout(self.deadline, ctx.timing.start));
+            }
             Err(ReadError::Failed(reason)) => return Outcome::Failed(self.protocol(reason)),
         };
         self.backend.load.observe(sent.elapsed());
@@ -270,7 +267,7 @@ impl Exchange<'_> {
                         after: idle,
                     },
                 )),
-                Err(_) => Some((ErrorKind::Timeout, self.timeout(first_byte_deadline))),
+                Err(_) => Some((ErrorKind::Timeout, self.timeout(first_byte_deadline, sent))),
             };
             if let Some((kind, failure)) = failure {
                 if !started {
@@ -320,7 +317,6 @@ impl Exchange<'_> {
         if let Some(price) = &self.model.pricing {
             ctx.outcome.cost_usd = Some(usage.cost(price).try_into().unwrap_or(0.0));
         }
-        let _ = self.state;
     }
 
     fn connect(&self, reason: String) -> UpstreamFailure {
@@ -337,12 +333,11 @@ impl Exchange<'_> {
         }
     }
 
-    fn timeout(&self, deadline: Instant) -> UpstreamFailure {
+    /// A timeout that expired at `deadline`, reported as the budget it had from `since`.
+    fn timeout(&self, deadline: Instant, since: Instant) -> UpstreamFailure {
         UpstreamFailure::Timeout {
             backend: self.backend.label.to_string(),
-            after: deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::ZERO),
+            after: deadline.saturating_duration_since(since),
         }
     }
 
