@@ -4,6 +4,7 @@
 //!
 //! Wire reference: <https://docs.anthropic.com/en/api/messages>.
 
+mod outbound;
 mod request;
 mod response;
 mod stream;
@@ -15,7 +16,8 @@ use switchyard_crds::snapshot::Credentials;
 use crate::request::{Outgoing, accept, insert_secret, json_headers};
 use crate::{Api, RequestError, UpstreamRequest};
 
-pub(crate) use request::{decode_request, encode_request};
+pub(crate) use outbound::encode_request;
+pub(crate) use request::decode_request;
 pub(crate) use response::{decode_response, encode_response, passthrough_usage};
 pub(crate) use stream::{EventDecoder, EventEncoder, PassthroughScanner};
 

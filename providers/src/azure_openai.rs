@@ -37,7 +37,12 @@ pub(crate) fn build_request(out: Outgoing<'_>) -> Result<UpstreamRequest, Reques
             provider,
         )?;
     }
-    let body = openai::body(&out)?;
+    // The Responses API is not deployment-scoped: its `model` names the deployment.
+    let model = match out.api {
+        Api::Responses => &target.deployment,
+        _ => &out.model.model,
+    };
+    let body = openai::body(&out, model)?;
     Ok(out.post(&path, headers, body))
 }
 

@@ -9,8 +9,19 @@
 //! write the errors a client sees.
 //!
 //! Inside, each provider family has one module (named as `AIModel.spec.provider`) that
-//! converts to and from the [`hub`] model; same-format calls pass through with only the edits
+//! converts to and from the `hub` model; same-format calls pass through with only the edits
 //! the route needs.
+//!
+//! | client API ↓ / provider → | openai, azure-openai, openai-compatible | anthropic | gemini | bedrock |
+//! |---|---|---|---|---|
+//! | chat completions | passthrough | hub | hub | hub |
+//! | messages | hub | passthrough | hub | hub |
+//! | completions, responses | passthrough | — | — | — |
+//! | embeddings | passthrough | — | `batchEmbedContents` | — |
+//!
+//! "—" and any field a provider cannot take are [`RequestError::Unsupported`]. Translated
+//! answers reuse the provider's id (or derive one from the request body: Bedrock gives none)
+//! and take `created` from [`ClientRequest::set_received_at`], so they are deterministic.
 
 mod anthropic;
 mod api;

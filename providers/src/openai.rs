@@ -5,6 +5,7 @@
 //!
 //! Wire reference: <https://platform.openai.com/docs/api-reference>.
 
+mod outbound;
 mod request;
 mod response;
 mod stream;
@@ -17,7 +18,8 @@ use switchyard_crds::snapshot::Credentials;
 use crate::request::{Outgoing, accept, insert_secret, json_headers};
 use crate::{Api, RequestError, UpstreamRequest};
 
-pub(crate) use request::{decode_chat_request, encode_chat_request};
+pub(crate) use outbound::encode_chat_request;
+pub(crate) use request::decode_chat_request;
 pub(crate) use response::{decode_chat_response, encode_chat_response, passthrough_usage};
 pub(crate) use stream::{ChunkDecoder, ChunkEncoder, PassthroughScanner};
 
@@ -30,7 +32,7 @@ pub(crate) fn build_request(out: Outgoing<'_>) -> Result<UpstreamRequest, Reques
         insert_secret(&mut headers, AUTHORIZATION, &bearer, provider)?;
     }
     let path = operation(out.api);
-    let body = body(&out)?;
+    let body = body(&out, &out.model.model)?;
     Ok(out.post(path, headers, body))
 }
 
@@ -44,14 +46,15 @@ pub(crate) const fn operation(api: Api) -> &'static str {
     }
 }
 
-/// The body for an OpenAI-family backend: the client's own fields with `model` set (and
-/// usage asked for in chat and completion streams), or a Messages client's request as chat.
-pub(crate) fn body(out: &Outgoing<'_>) -> Result<Bytes, RequestError> {
+/// The body for an OpenAI-family backend: the client's own fields with `model` set to
+/// `model` (and usage asked for in chat and completion streams), or a Messages client's
+/// request as chat.
+pub(crate) fn body(out: &Outgoing<'_>, model: &str) -> Result<Bytes, RequestError> {
     if out.api == Api::Messages {
         return encode_chat_request(&out.to_hub()?, out.model.provider);
     }
     let mut fields = out.fields.clone();
-    fields.set("model", &out.model.model)?;
+    fields.set("model", model)?;
     if out.stream && matches!(out.api, Api::ChatCompletions | Api::Completions) {
         let mut options: Map<String, Value> = fields.decode("stream_options")?.unwrap_or_default();
         options.insert("include_usage".to_owned(), Value::Bool(true));

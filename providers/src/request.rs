@@ -4,6 +4,7 @@
 //! the backend's provider family: a same-format backend gets them back with only `model` (and
 //! the params the gateway needs) edited; any other goes through the hub.
 
+use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -16,8 +17,9 @@ use crate::fields::Fields;
 use crate::hub::{self, invalid};
 use crate::{Api, RequestError, anthropic, azure_openai, bedrock, gemini, openai, transforms};
 
-/// A client request parsed once: what routing needs, plus the body for translation.
-#[derive(Clone, Debug)]
+/// A client request parsed once: what routing needs, plus the body for translation. Its
+/// `Debug` leaves the body out, so prompts never reach a log by accident.
+#[derive(Clone)]
 pub struct ClientRequest {
     api: Api,
     model: String,
@@ -105,9 +107,20 @@ impl ClientRequest {
     }
 }
 
+impl fmt::Debug for ClientRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientRequest")
+            .field("api", &self.api)
+            .field("model", &self.model)
+            .field("stream", &self.stream)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A request ready to send to a provider. The proxy adds `content-length` and the route's
-/// headers, and `host` unless it is already here (Bedrock signs it, so it sets it).
-#[derive(Clone, Debug)]
+/// headers, and `host` unless it is already here (Bedrock signs it, so it sets it). Its
+/// `Debug` shows the body's length only (credential headers are marked sensitive).
+#[derive(Clone)]
 pub struct UpstreamRequest {
     /// The HTTP method.
     pub method: Method,
@@ -117,6 +130,17 @@ pub struct UpstreamRequest {
     pub headers: HeaderMap,
     /// The body.
     pub body: Bytes,
+}
+
+impl fmt::Debug for UpstreamRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpstreamRequest")
+            .field("method", &self.method)
+            .field("path_and_query", &self.path_and_query)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 /// What a provider family needs to build one attempt: the client's API, its fields with the

@@ -13,4 +13,5 @@ mod translation {
     mod responses;
     mod streams;
     mod support;
+    mod transforms;
 }

@@ -1,19 +1,14 @@
-//! Messages requests to and from the hub: a Messages client calling another provider, and a
-//! chat client calling Anthropic.
+//! Messages requests into the hub, for a Messages client calling another provider.
 //!
 //! `cache_control` marks are accepted and not forwarded to other providers: they only tune
 //! Anthropic's prompt cache and never change an answer (the others cache on their own).
 
-use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use switchyard_crds::Provider;
 
 use crate::RequestError;
 use crate::fields::Fields;
-use crate::hub::{
-    ChatRequest, Image, Part, ResponseFormat, Role, Tool, ToolChoice, arguments_object, invalid,
-    unsupported,
-};
+use crate::hub::{ChatRequest, Image, Part, Role, Tool, ToolChoice, invalid, unsupported};
 
 /// The Messages fields the hub has a place for.
 const KNOWN: &[&str] = &[
@@ -30,9 +25,6 @@ const KNOWN: &[&str] = &[
     "tool_choice",
     "metadata",
 ];
-
-/// Output tokens asked for when a chat client set no limit: Anthropic requires one.
-pub(crate) const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 /// Reads a Messages body into the hub, refusing what `provider` would have to drop.
 pub(crate) fn decode_request(
@@ -224,74 +216,25 @@ fn part(block: &Value, field: &str, provider: Provider) -> Result<Part, RequestE
         }
         Some("image") => {
             check_keys(block, &["type", "source", "cache_control"], provider)?;
-            let source = block.get("source").unwrap_or(&Value::Null);
-            let get = |name: &str| source.get(name).and_then(Value::as_str).map(str::to_owned);
-            match get("type").as_deref() {
-                Some("base64") => Ok(Part::Image(Image::Base64 {
-                    media_type: get("media_type").unwrap_or_default(),
-                    data: get("data").unwrap_or_default(),
-                })),
-                Some("url") => Ok(Part::Image(Image::Url(get("url").unwrap_or_default()))),
-                _ => Err(unsupported(
-                    provider,
-                    "take images other than base64 or URL sources",
-                )),
-            }
+            image(block.get("source").unwrap_or(&Value::Null), provider)
         }
         Some("tool_use") => {
-            check_keys(
-                block,
-                &["type", "id", "name", "input", "cache_control"],
-                provider,
-            )?;
+            let keys = ["type", "id", "name", "input", "cache_control"];
+            check_keys(block, &keys, provider)?;
+            let required = |name: &str| {
+                text(name)
+                    .map(str::to_owned)
+                    .ok_or_else(|| invalid(field, format!("tool_use needs `{name}`")))
+            };
             Ok(Part::ToolCall {
-                id: text("id")
-                    .ok_or_else(|| invalid(field, "tool_use needs an `id`"))?
-                    .to_owned(),
-                name: text("name")
-                    .ok_or_else(|| invalid(field, "tool_use needs a `name`"))?
-                    .to_owned(),
+                id: required("id")?,
+                name: required("name")?,
                 arguments: block
                     .get("input")
                     .map_or_else(|| "{}".to_owned(), Value::to_string),
             })
         }
-        Some("tool_result") => {
-            check_keys(
-                block,
-                &[
-                    "type",
-                    "tool_use_id",
-                    "content",
-                    "is_error",
-                    "cache_control",
-                ],
-                provider,
-            )?;
-            let content = match block.get("content") {
-                None | Some(Value::Null) => Vec::new(),
-                Some(content) => blocks(content, field, provider)?,
-            };
-            if content
-                .iter()
-                .any(|p| !matches!(p, Part::Text(_) | Part::Image(_)))
-            {
-                return Err(invalid(
-                    field,
-                    "tool_result content may hold text and images only",
-                ));
-            }
-            Ok(Part::ToolResult {
-                id: text("tool_use_id")
-                    .ok_or_else(|| invalid(field, "tool_result needs a `tool_use_id`"))?
-                    .to_owned(),
-                content,
-                is_error: block
-                    .get("is_error")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(false),
-            })
-        }
+        Some("tool_result") => tool_result(block, field, provider),
         Some(other) => Err(unsupported(
             provider,
             format!("take `{other}` content blocks"),
@@ -300,146 +243,53 @@ fn part(block: &Value, field: &str, provider: Provider) -> Result<Part, RequestE
     }
 }
 
-/// Writes the hub as a Messages body for Anthropic.
-pub(crate) fn encode_request(
-    request: &ChatRequest,
-    provider: Provider,
-) -> Result<Bytes, RequestError> {
-    if request.seed.is_some() {
-        return Err(unsupported(provider, "take a `seed`"));
-    }
-    if request.presence_penalty.is_some() || request.frequency_penalty.is_some() {
-        return Err(unsupported(
+fn image(source: &Value, provider: Provider) -> Result<Part, RequestError> {
+    let get = |name: &str| source.get(name).and_then(Value::as_str).map(str::to_owned);
+    match get("type").as_deref() {
+        Some("base64") => Ok(Part::Image(Image::Base64 {
+            media_type: get("media_type").unwrap_or_default(),
+            data: get("data").unwrap_or_default(),
+        })),
+        Some("url") => Ok(Part::Image(Image::Url(get("url").unwrap_or_default()))),
+        _ => Err(unsupported(
             provider,
-            "take presence or frequency penalties",
+            "take images other than base64 or URL sources",
+        )),
+    }
+}
+
+fn tool_result(block: &Value, field: &str, provider: Provider) -> Result<Part, RequestError> {
+    let keys = [
+        "type",
+        "tool_use_id",
+        "content",
+        "is_error",
+        "cache_control",
+    ];
+    check_keys(block, &keys, provider)?;
+    let content = match block.get("content") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(content) => blocks(content, field, provider)?,
+    };
+    if content
+        .iter()
+        .any(|p| !matches!(p, Part::Text(_) | Part::Image(_)))
+    {
+        return Err(invalid(
+            field,
+            "tool_result content may hold text and images only",
         ));
     }
-    if matches!(
-        request.response_format,
-        Some(ResponseFormat::JsonObject | ResponseFormat::JsonSchema { .. })
-    ) {
-        return Err(unsupported(provider, "take a JSON `response_format`"));
-    }
-    let mut body = Map::new();
-    body.insert("model".into(), json!(request.model));
-    body.insert(
-        "max_tokens".into(),
-        json!(request.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS)),
-    );
-    if !request.system.is_empty() {
-        let system: Vec<Value> = request
-            .system
-            .iter()
-            .map(|t| json!({"type": "text", "text": t}))
-            .collect();
-        body.insert("system".into(), Value::Array(system));
-    }
-    let mut messages = Vec::with_capacity(request.messages.len());
-    for (index, message) in request.messages.iter().enumerate() {
-        let role = match message.role {
-            Role::User => "user",
-            Role::Assistant => "assistant",
-        };
-        let content = message
-            .content
-            .iter()
-            .map(|part| encode_part(part, &format!("messages[{index}]")))
-            .collect::<Result<Vec<_>, _>>()?;
-        messages.push(json!({"role": role, "content": content}));
-    }
-    body.insert("messages".into(), Value::Array(messages));
-    if !request.stop.is_empty() {
-        body.insert("stop_sequences".into(), json!(request.stop));
-    }
-    let numbers = [
-        ("temperature", request.temperature),
-        ("top_p", request.top_p),
-    ];
-    for (name, value) in numbers {
-        if let Some(value) = value {
-            body.insert(name.into(), json!(value));
-        }
-    }
-    if let Some(top_k) = request.top_k {
-        body.insert("top_k".into(), json!(top_k));
-    }
-    if !request.tools.is_empty() {
-        let tools: Vec<Value> = request.tools.iter().map(encode_tool).collect();
-        body.insert("tools".into(), Value::Array(tools));
-    }
-    let parallel_off = request.parallel_tool_calls == Some(false);
-    // Without tools, `auto` and `none` say nothing, and Anthropic refuses a choice then.
-    let idle = request.tools.is_empty()
-        && matches!(
-            request.tool_choice,
-            None | Some(ToolChoice::Auto | ToolChoice::None)
-        );
-    if !idle && (request.tool_choice.is_some() || parallel_off) {
-        let mut choice = match request.tool_choice.as_ref().unwrap_or(&ToolChoice::Auto) {
-            ToolChoice::Auto => json!({"type": "auto"}),
-            ToolChoice::None => json!({"type": "none"}),
-            ToolChoice::Required => json!({"type": "any"}),
-            ToolChoice::Named(name) => json!({"type": "tool", "name": name}),
-        };
-        if parallel_off {
-            choice["disable_parallel_tool_use"] = json!(true);
-        }
-        body.insert("tool_choice".into(), choice);
-    }
-    if let Some(user) = &request.user {
-        body.insert("metadata".into(), json!({"user_id": user}));
-    }
-    if request.stream {
-        body.insert("stream".into(), json!(true));
-    }
-    serde_json::to_vec(&body)
-        .map(Bytes::from)
-        .map_err(RequestError::InvalidJson)
-}
-
-fn encode_tool(tool: &Tool) -> Value {
-    let mut encoded = json!({"name": tool.name, "input_schema": tool.parameters});
-    if let Some(description) = &tool.description {
-        encoded["description"] = json!(description);
-    }
-    encoded
-}
-
-fn encode_image(image: &Image) -> Value {
-    match image {
-        Image::Base64 { media_type, data } => json!({
-            "type": "image", "source": {"type": "base64", "media_type": media_type, "data": data},
-        }),
-        Image::Url(url) => json!({"type": "image", "source": {"type": "url", "url": url}}),
-    }
-}
-
-fn encode_part(part: &Part, field: &str) -> Result<Value, RequestError> {
-    Ok(match part {
-        Part::Text(text) => json!({"type": "text", "text": text}),
-        Part::Image(image) => encode_image(image),
-        Part::ToolCall {
-            id,
-            name,
-            arguments,
-        } => json!({
-            "type": "tool_use", "id": id, "name": name,
-            "input": arguments_object(arguments, &format!("{field}.tool_calls"))?,
-        }),
-        Part::ToolResult {
-            id,
-            content,
-            is_error,
-        } => {
-            let content = content
-                .iter()
-                .map(|p| encode_part(p, field))
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut result = json!({"type": "tool_result", "tool_use_id": id, "content": content});
-            if *is_error {
-                result["is_error"] = json!(true);
-            }
-            result
-        }
+    let id = block
+        .get("tool_use_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(field, "tool_result needs a `tool_use_id`"))?;
+    Ok(Part::ToolResult {
+        id: id.to_owned(),
+        content,
+        is_error: block
+            .get("is_error")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }

@@ -39,6 +39,19 @@ pub(crate) fn encode_request(
         let system: Vec<Value> = request.system.iter().map(|t| json!({"text": t})).collect();
         body.insert("system".into(), Value::Array(system));
     }
+    if let Some(config) = inference_config(request) {
+        body.insert("inferenceConfig".into(), config);
+    }
+    if let Some(tools) = tool_config(request, provider)? {
+        body.insert("toolConfig".into(), tools);
+    }
+    serde_json::to_vec(&body)
+        .map(Bytes::from)
+        .map_err(RequestError::InvalidJson)
+}
+
+/// `maxTokens`, `temperature`, `topP` and `stopSequences`, if any is set.
+fn inference_config(request: &ChatRequest) -> Option<Value> {
     let mut config = Map::new();
     if let Some(max) = request.max_tokens {
         config.insert("maxTokens".into(), json!(max));
@@ -52,38 +65,35 @@ pub(crate) fn encode_request(
     if !request.stop.is_empty() {
         config.insert("stopSequences".into(), json!(request.stop));
     }
-    if !config.is_empty() {
-        body.insert("inferenceConfig".into(), Value::Object(config));
+    (!config.is_empty()).then_some(Value::Object(config))
+}
+
+/// The tool specs and the tool choice.
+fn tool_config(request: &ChatRequest, provider: Provider) -> Result<Option<Value>, RequestError> {
+    if request.tools.is_empty() {
+        return Ok(None);
     }
-    if !request.tools.is_empty() {
-        let tools: Vec<Value> = request
-            .tools
-            .iter()
-            .map(|tool| {
-                let mut spec = json!({"name": tool.name, "inputSchema": {"json": tool.parameters}});
-                if let Some(description) = &tool.description {
-                    spec["description"] = json!(description);
-                }
-                json!({"toolSpec": spec})
-            })
-            .collect();
-        let mut tool_config = json!({"tools": tools});
-        match &request.tool_choice {
-            None => {}
-            Some(ToolChoice::Auto) => tool_config["toolChoice"] = json!({"auto": {}}),
-            Some(ToolChoice::Required) => tool_config["toolChoice"] = json!({"any": {}}),
-            Some(ToolChoice::Named(name)) => {
-                tool_config["toolChoice"] = json!({"tool": {"name": name}})
+    let tools: Vec<Value> = request
+        .tools
+        .iter()
+        .map(|tool| {
+            let schema = json!({"json": tool.parameters});
+            let mut spec = json!({"name": tool.name, "inputSchema": schema});
+            if let Some(description) = &tool.description {
+                spec["description"] = json!(description);
             }
-            Some(ToolChoice::None) => {
-                return Err(unsupported(provider, "take a `none` tool choice"));
-            }
-        }
-        body.insert("toolConfig".into(), tool_config);
-    }
-    serde_json::to_vec(&body)
-        .map(Bytes::from)
-        .map_err(RequestError::InvalidJson)
+            json!({"toolSpec": spec})
+        })
+        .collect();
+    let mut config = json!({"tools": tools});
+    config["toolChoice"] = match &request.tool_choice {
+        None => return Ok(Some(config)),
+        Some(ToolChoice::Auto) => json!({"auto": {}}),
+        Some(ToolChoice::Required) => json!({"any": {}}),
+        Some(ToolChoice::Named(name)) => json!({"tool": {"name": name}}),
+        Some(ToolChoice::None) => return Err(unsupported(provider, "take a `none` tool choice")),
+    };
+    Ok(Some(config))
 }
 
 fn refuse_unsupported(request: &ChatRequest, provider: Provider) -> Result<(), RequestError> {

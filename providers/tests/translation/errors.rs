@@ -108,3 +108,76 @@ fn error_bodies_take_the_client_api_shape() {
         serde_json::json!({"type": "error", "error": {"type": "overloaded_error", "message": "busy"}})
     );
 }
+
+#[test]
+fn bodies_that_are_not_requests_are_refused_with_the_field_at_fault() {
+    use switchyard_providers::{Api, ClientRequest, RequestError};
+    let refused =
+        |body: &str| ClientRequest::parse(Api::ChatCompletions, body.as_bytes()).unwrap_err();
+    assert!(matches!(refused("[]"), RequestError::InvalidJson(_)));
+    assert!(matches!(
+        refused("{\"model\":"),
+        RequestError::InvalidJson(_)
+    ));
+    assert!(matches!(refused("{}"), RequestError::InvalidField { field, .. } if field == "model"));
+    assert!(
+        matches!(refused("{\"model\":\"\"}"), RequestError::InvalidField { field, .. } if field == "model")
+    );
+    assert!(
+        matches!(refused("{\"model\":\"m\",\"stream\":\"yes\"}"), RequestError::InvalidField { field, .. } if field == "stream")
+    );
+    let parsed = ClientRequest::parse(
+        Api::Messages,
+        br#"{"model":"m","max_tokens":99,"stream":true}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        (parsed.model(), parsed.stream(), parsed.max_output_tokens()),
+        ("m", true, Some(99))
+    );
+}
+
+#[test]
+fn unsupported_features_name_the_provider_and_the_feature() {
+    use switchyard_crds::snapshot::Transforms;
+    use switchyard_providers::{Api, ClientRequest, build_request};
+
+    use super::support::{model, now};
+    let body = br#"{"model":"m","messages":[{"role":"user","content":"Hi"}],"response_format":{"type":"json_object"}}"#;
+    let request = ClientRequest::parse(Api::ChatCompletions, body).unwrap();
+    let error = build_request(
+        &request,
+        &model(Provider::Anthropic),
+        &Transforms::default(),
+        now(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "anthropic models cannot take a JSON `response_format`"
+    );
+    assert_eq!(error.status(), 400);
+}
+
+#[test]
+fn debug_output_never_shows_prompts_or_keys() {
+    use switchyard_crds::snapshot::Transforms;
+    use switchyard_providers::{Api, ClientRequest, build_request};
+
+    use super::support::{model, now};
+    let body = br#"{"model":"m","messages":[{"role":"user","content":"my secret prompt"}]}"#;
+    let request = ClientRequest::parse(Api::ChatCompletions, body).unwrap();
+    let built = build_request(
+        &request,
+        &model(Provider::OpenAi),
+        &Transforms::default(),
+        now(),
+    )
+    .unwrap();
+    for text in [format!("{request:?}"), format!("{built:?}")] {
+        assert!(
+            !text.contains("secret prompt") && !text.contains("test-key"),
+            "{text}"
+        );
+    }
+}

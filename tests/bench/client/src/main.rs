@@ -105,6 +105,14 @@ async fn main() -> anyhow::Result<()> {
         .authority()
         .context("the URL has no host:port")?
         .to_string();
+    // Origin-form request target (`/v1/...`): hyper sends a full URI as absolute-form, which
+    // some servers (Portkey's node server) reject.
+    let path: hyper::Uri = args
+        .url
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .parse()
+        .context("the URL's path")?;
     let words: Vec<String> = (0..args.chunks).map(|i| format!("w{i}")).collect();
     let body = Bytes::from(serde_json::to_vec(&json!({
         "model": args.model,
@@ -117,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut samples = Vec::with_capacity(args.requests);
     for i in 0..args.warmup + args.requests {
-        let mut request = Request::post(args.url.clone())
+        let mut request = Request::post(path.clone())
             .header(HOST, &authority)
             .header(CONTENT_TYPE, "application/json")
             .body(Full::new(body.clone()))
