@@ -60,9 +60,12 @@ fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // A log line per request must not cost the request a write syscall: lines go through a
+    // channel to a writer thread, flushed when `flush_logs` drops (also before a drain exit).
+    let (writer, flush_logs) = tracing_appender::non_blocking(std::io::stderr());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     match args.log_format {
         LogFormat::Json => logs.json().init(),
         LogFormat::Text => logs.init(),
@@ -94,6 +97,7 @@ fn main() -> anyhow::Result<ExitCode> {
             after_failures: args.eject_after_failures.max(1),
             cool_down: Duration::from_secs(args.eject_seconds),
         },
+        before_exit: Box::new(move || drop(flush_logs)),
     })?;
     Ok(ExitCode::SUCCESS)
 }

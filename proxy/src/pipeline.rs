@@ -62,7 +62,9 @@ async fn serve(
     let body = body::read(session, gateway.settings.max_body_bytes).await?;
     // From here on, a client that hangs up is noticed while the upstream is awaited.
     session.set_abort_on_close(true);
-    let request = ClientRequest::parse(api, &body)?;
+    let mut request = ClientRequest::parse(api, &body)?;
+    // Translated responses carry `created`; the translators take the time, never read a clock.
+    request.set_received_at(std::time::SystemTime::now());
     ctx.request = Some(RequestInfo {
         api,
         model: request.model().to_owned(),

@@ -36,7 +36,6 @@ use crate::{
 };
 
 /// How the proxy runs.
-#[derive(Clone, Debug)]
 pub struct Options {
     /// Manifest file or folder (standalone mode).
     pub config: PathBuf,
@@ -54,6 +53,8 @@ pub struct Options {
     pub reload_interval: Duration,
     /// Passive health settings.
     pub ejection: Ejection,
+    /// Called right before the process exits after draining (flushes logs).
+    pub before_exit: Box<dyn FnOnce() + Send>,
 }
 
 /// Runs the proxy until it is told to stop.
@@ -115,9 +116,10 @@ pub fn run(options: Options) -> anyhow::Result<()> {
 
     let phases = server.watch_execution_phase();
     let grace = options.grace_period;
+    let before_exit = options.before_exit;
     std::thread::Builder::new()
         .name("drain".to_owned())
-        .spawn(move || drain(phases, &in_flight, grace))
+        .spawn(move || drain(phases, &in_flight, grace, before_exit))
         .context("starting the drain thread")?;
     tracing::info!(listen = %options.listen, admin = %options.admin_listen, "serving");
     server.run(RunArgs::default());
@@ -134,6 +136,7 @@ fn drain(
     mut phases: tokio::sync::broadcast::Receiver<ExecutionPhase>,
     in_flight: &AtomicUsize,
     grace: Duration,
+    before_exit: Box<dyn FnOnce() + Send>,
 ) {
     loop {
         match phases.blocking_recv() {
@@ -148,5 +151,6 @@ fn drain(
     }
     let left = in_flight.load(Ordering::Acquire);
     tracing::info!(in_flight = left, "drained; exiting");
+    before_exit();
     std::process::exit(0);
 }

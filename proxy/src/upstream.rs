@@ -7,6 +7,7 @@
 //! downstream, a failure ends the stream with an error event instead.
 
 mod exchange;
+mod relay;
 
 use std::time::{Duration, SystemTime};
 
@@ -101,7 +102,6 @@ impl Upstream {
             let deadline = deadline.map_or(model_deadline, |d| d.min(model_deadline));
             let exchange = exchange::Exchange {
                 connector: &self.connector,
-                state: call.state,
                 route: call.route,
                 request: call.request,
                 model,

@@ -133,17 +133,9 @@ fn read_headers(mut headers: Bytes, message: &mut Message) -> Result<(), FrameEr
     Ok(())
 }
 
-/// CRC-32 (IEEE 802.3, reflected, as zlib computes it).
+/// CRC-32 (IEEE 802.3, as zlib computes it), which event-stream frames carry.
 pub(crate) fn crc32(bytes: &[u8]) -> usize {
-    let mut crc = 0xFFFF_FFFFu32;
-    for byte in bytes {
-        crc ^= u32::from(*byte);
-        for _ in 0..8 {
-            let mask = (crc & 1).wrapping_neg();
-            crc = (crc >> 1) ^ (0xEDB8_8320 & mask);
-        }
-    }
-    usize::try_from(!crc).unwrap_or(usize::MAX)
+    usize::try_from(crc32fast::hash(bytes)).unwrap_or(usize::MAX)
 }
 
 #[cfg(test)]

@@ -9,18 +9,12 @@ use pingora::{
 };
 use switchyard_crds::snapshot::{Model, Route};
 use switchyard_providers::{
-    ClientRequest, ErrorKind, StreamTranslator, UpstreamRequest, Usage, parse_error,
-    translate_response,
+    ClientRequest, UpstreamRequest, Usage, parse_error, translate_response,
 };
 use tokio::time::{Instant, timeout_at};
 
-use super::Outcome;
-use crate::{
-    ctx::RequestCtx,
-    errors::UpstreamFailure,
-    respond,
-    store::{BackendState, State},
-};
+use super::{Outcome, relay::Relay};
+use crate::{ctx::RequestCtx, errors::UpstreamFailure, respond, store::BackendState};
 
 /// The most of an error body that is read (the rest is not needed to report it).
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -32,7 +26,6 @@ const POOL_IDLE: Duration = Duration::from_secs(60);
 /// One attempt at one backend.
 pub(super) struct Exchange<'a> {
     pub(super) connector: &'a Connector,
-    pub(super) state: &'a State,
     pub(super) route: &'a Route,
     pub(super) request: &'a ClientRequest,
     pub(super) model: &'a Model,
@@ -51,7 +44,7 @@ impl Exchange<'_> {
     ) -> Outcome {
         let sent = Instant::now();
         let first_byte_deadline = self.first_byte_deadline(sent);
-        let sending = self.send(upstream, first_byte_deadline);
+        let sending = self.send(upstream, sent, first_byte_deadline);
         let (mut http, peer) = match unless_client_left(session, ctx, sending).await {
             None => return Outcome::Delivered,
             Some(Ok(connected)) => connected,
@@ -64,7 +57,8 @@ impl Exchange<'_> {
             return Outcome::Failed(self.status_failure(&mut http, status).await);
         }
         let outcome = if self.request.stream() {
-            self.stream(session, ctx, &mut http, sent, first_byte_deadline)
+            Relay::new(self, sent)
+                .run(session, ctx, &mut http, first_byte_deadline)
                 .await
         } else {
             self.whole(session, ctx, &mut http, sent).await
@@ -91,6 +85,7 @@ impl Exchange<'_> {
     async fn send(
         &self,
         upstream: UpstreamRequest,
+        sent: Instant,
         first_byte_deadline: Instant,
     ) -> Result<(HttpSession, HttpPeer), UpstreamFailure> {
         let Some(addr) = self.backend.addrs.load().first().copied() else {
@@ -124,7 +119,7 @@ impl Exchange<'_> {
         match timeout_at(first_byte_deadline, exchange).await {
             Ok(Ok(http)) => Ok((http, peer)),
             Ok(Err(failure)) => Err(failure),
-            Err(_) => Err(self.timeout(first_byte_deadline)),
+            Err(_) => Err(self.timeout(first_byte_deadline, sent)),
         }
     }
 
@@ -183,7 +178,9 @@ impl Exchange<'_> {
     ) -> Outcome {
         let body = match read_capped(http, RESPONSE_BODY_LIMIT, self.deadline).await {
             Ok(body) => body,
-            Err(ReadError::Timeout) => return Outcome::Failed(self.timeout(self.deadline)),
+            Err(ReadError::Timeout) => {
+                return Outcome::Failed(self.timeout(self.deadline, ctx.timing.start));
+            }
             Err(ReadError::Failed(reason)) => return Outcome::Failed(self.protocol(reason)),
         };
         self.backend.load.observe(sent.elapsed());
@@ -204,123 +201,11 @@ impl Exchange<'_> {
         Outcome::Delivered
     }
 
-    /// Delivers a streamed response, committing to it only when its first bytes are ready.
-    async fn stream(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        http: &mut HttpSession,
-        sent: Instant,
-        first_byte_deadline: Instant,
-    ) -> Outcome {
-        let mut translator = StreamTranslator::new(self.request, self.model);
-        let mut out = BytesMut::new();
-        let idle = self.route.timeouts.idle.get();
-        let mut started = false;
-        loop {
-            let wait_until = if started {
-                (Instant::now() + idle).min(self.deadline)
-            } else {
-                first_byte_deadline
-            };
-            let read = timeout_at(wait_until, http.read_response_body());
-            let Some(read) = unless_client_left(session, ctx, read).await else {
-                self.account(ctx, translator.usage());
-                return Outcome::Delivered;
-            };
-            let failure = match read {
-                Ok(Ok(Some(chunk))) => match translator.push(&chunk, &mut out) {
-                    Ok(()) => None,
-                    Err(error) => Some((ErrorKind::Api, self.protocol(error.to_string()))),
-                },
-                Ok(Ok(None)) => {
-                    let usage = translator.finish(&mut out);
-                    return match usage {
-                        Ok(usage) => {
-                            self.account(ctx, usage);
-                            if !started {
-                                self.backend.load.observe(sent.elapsed());
-                                if respond::stream_start(session, ctx).await.is_err() {
-                                    return Outcome::Delivered;
-                                }
-                            }
-                            let _ = respond::stream_chunk(session, ctx, out.split().freeze(), true)
-                                .await;
-                            Outcome::Delivered
-                        }
-                        Err(error) if !started => Outcome::Failed(self.protocol(error.to_string())),
-                        Err(error) => {
-                            self.end_with_error(
-                                session,
-                                ctx,
-                                &translator,
-                                ErrorKind::Api,
-                                &error.to_string(),
-                            )
-                            .await;
-                            Outcome::Delivered
-                        }
-                    };
-                }
-                Ok(Err(error)) => Some((ErrorKind::Api, self.protocol(error.to_string()))),
-                Err(_) if started => Some((
-                    ErrorKind::Timeout,
-                    UpstreamFailure::Timeout {
-                        backend: self.backend.label.to_string(),
-                        after: idle,
-                    },
-                )),
-                Err(_) => Some((ErrorKind::Timeout, self.timeout(first_byte_deadline))),
-            };
-            if let Some((kind, failure)) = failure {
-                if !started {
-                    return Outcome::Failed(failure);
-                }
-                tracing::warn!(error = %failure, "stream failed after it started");
-                self.account(ctx, translator.usage());
-                self.end_with_error(session, ctx, &translator, kind, &failure.to_string())
-                    .await;
-                return Outcome::Delivered;
-            }
-            if out.is_empty() {
-                continue;
-            }
-            if !started {
-                started = true;
-                self.backend.load.observe(sent.elapsed());
-                if respond::stream_start(session, ctx).await.is_err() {
-                    return Outcome::Delivered;
-                }
-            }
-            if let Err(error) =
-                respond::stream_chunk(session, ctx, out.split().freeze(), false).await
-            {
-                tracing::debug!(%error, "client went away during a stream");
-                self.account(ctx, translator.usage());
-                return Outcome::Delivered;
-            }
-        }
-    }
-
-    async fn end_with_error(
-        &self,
-        session: &mut Session,
-        ctx: &mut RequestCtx,
-        translator: &StreamTranslator,
-        kind: ErrorKind,
-        message: &str,
-    ) {
-        ctx.outcome.error = Some(kind);
-        let event = translator.error_event(kind, message);
-        let _ = respond::stream_chunk(session, ctx, event, true).await;
-    }
-
-    fn account(&self, ctx: &mut RequestCtx, usage: Usage) {
+    pub(super) fn account(&self, ctx: &mut RequestCtx, usage: Usage) {
         ctx.usage = Some(usage);
         if let Some(price) = &self.model.pricing {
             ctx.outcome.cost_usd = Some(usage.cost(price).try_into().unwrap_or(0.0));
         }
-        let _ = self.state;
     }
 
     fn connect(&self, reason: String) -> UpstreamFailure {
@@ -330,19 +215,18 @@ impl Exchange<'_> {
         }
     }
 
-    fn protocol(&self, reason: impl Into<String>) -> UpstreamFailure {
+    pub(super) fn protocol(&self, reason: impl Into<String>) -> UpstreamFailure {
         UpstreamFailure::Protocol {
             backend: self.backend.label.to_string(),
             reason: reason.into(),
         }
     }
 
-    fn timeout(&self, deadline: Instant) -> UpstreamFailure {
+    /// A timeout that expired at `deadline`, reported as the budget it had from `since`.
+    pub(super) fn timeout(&self, deadline: Instant, since: Instant) -> UpstreamFailure {
         UpstreamFailure::Timeout {
             backend: self.backend.label.to_string(),
-            after: deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::ZERO),
+            after: deadline.saturating_duration_since(since),
         }
     }
 
@@ -363,7 +247,7 @@ impl Exchange<'_> {
 
 /// Runs `work` unless the client closes its connection first (then `None`: the attempt is
 /// abandoned, and its upstream connection dropped rather than pooled).
-async fn unless_client_left<T>(
+pub(super) async fn unless_client_left<T>(
     session: &mut Session,
     ctx: &mut RequestCtx,
     work: impl Future<Output = T>,

@@ -97,3 +97,46 @@ async fn health_readiness_and_config_answer_without_secrets() {
             .contains("switchyard_snapshot_version 1")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_access_log_describes_each_request_without_its_prompt() {
+    let mock = mock().await;
+    let manifests = Manifests::default()
+        .model("m", &mock)
+        .route("gpt-4o", &["m"], "");
+    let proxy = Proxy::start_with(&manifests, &["--log-format", "json"]).await;
+    let mut body = chat("gpt-4o", false);
+    body["messages"][0]["content"] = serde_json::json!("a secret plan about zebras");
+    assert_eq!(
+        post(&proxy, "/v1/chat/completions", &body).await.status(),
+        200
+    );
+
+    let mut access = None;
+    for _ in 0..100 {
+        access = proxy
+            .log()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|line| {
+                line["target"] == "switchyard::access"
+                    && line["fields"]["path"] == "/v1/chat/completions"
+            });
+        if access.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let access = access.unwrap_or_else(|| panic!("no access log line:\n{}", proxy.log()));
+    let fields = &access["fields"];
+    assert_eq!(fields["status"], 200);
+    assert_eq!(fields["route"], "default/gpt-4o");
+    assert_eq!(fields["backend"], "default/m");
+    assert_eq!(fields["attempts"], 1);
+    assert!(fields["input_tokens"].as_u64().unwrap() > 0);
+    assert!(
+        !proxy.log().contains("zebras"),
+        "the prompt is never logged"
+    );
+    assert!(!proxy.log().contains("mock-key"), "nor the provider key");
+}

@@ -134,6 +134,10 @@ async fn when_every_attempt_fails_the_client_gets_the_matching_error() {
             "{error}"
         );
         assert_eq!(dead.requests().len(), 2, "{kind}: both attempts were made");
+        if status == 504 {
+            let message = error["error"]["message"].as_str().unwrap();
+            assert!(message.contains("did not answer within 500ms"), "{message}");
+        }
     }
 }
 
