@@ -8,5 +8,6 @@ mod harness;
 mod admin;
 mod faults;
 mod lifecycle;
+mod providers;
 mod reload;
 mod serving;
