@@ -67,12 +67,18 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         interval: options.reload_interval,
     };
-    if !watcher.reload() {
+    // The first load (and its DNS lookups) runs before Pingora starts its own runtimes.
+    let startup = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the startup runtime")?;
+    if !startup.block_on(watcher.reload()) {
         bail!(
             "no configuration could be loaded from {}",
             options.config.display()
         );
     }
+    drop(startup);
 
     let conf = ServerConf {
         threads: options.threads,

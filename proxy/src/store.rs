@@ -139,10 +139,15 @@ impl Store {
         self.state.load_full()
     }
 
-    /// Publishes a new snapshot, keeping runtime state of unchanged models.
-    pub fn publish(&self, snapshot: Snapshot, report: LoadReport) -> Arc<State> {
-        let previous = self.state.load_full();
-        let state = Arc::new(State::build(snapshot, previous.as_deref()));
+    /// Builds the state for a new snapshot, keeping runtime state of unchanged models, without
+    /// publishing it (so its hosts can be resolved first).
+    pub fn prepare(&self, snapshot: Snapshot) -> State {
+        State::build(snapshot, self.state.load().as_deref())
+    }
+
+    /// Publishes a prepared state: from now on every new request sees it.
+    pub fn install(&self, state: State, report: LoadReport) -> Arc<State> {
+        let state = Arc::new(state);
         self.state.store(Some(Arc::clone(&state)));
         self.report.store(Arc::new(report));
         self.swaps

@@ -14,7 +14,7 @@ use pingora::{server::ShutdownWatch, services::background::BackgroundService};
 use switchyard_crds::manifests;
 
 use super::{Checked, check};
-use crate::{metrics::Metrics, store::Store};
+use crate::{dns::Resolver, metrics::Metrics, store::Store};
 
 /// Watches a manifest file or folder and publishes each good change.
 pub struct Watcher {
@@ -46,17 +46,22 @@ fn fingerprint(path: &Path) -> Fingerprint {
 
 impl Watcher {
     /// Loads, checks and publishes the files once; returns whether a snapshot was published.
-    pub fn reload(&self) -> bool {
-        match check(&self.path) {
-            Ok(checked) => self.publish(checked),
-            Err(error) => {
+    pub async fn reload(&self) -> bool {
+        let path = self.path.clone();
+        match tokio::task::spawn_blocking(move || check(&path)).await {
+            Ok(Ok(checked)) => self.publish(checked).await,
+            Ok(Err(error)) => {
                 self.refuse(format!("{}: {error}", self.path.display()));
+                false
+            }
+            Err(error) => {
+                self.refuse(format!("the reload task failed: {error}"));
                 false
             }
         }
     }
 
-    fn publish(&self, checked: Checked) -> bool {
+    async fn publish(&self, checked: Checked) -> bool {
         if self.store.load().is_some() && !checked.document_errors.is_empty() {
             let errors = checked.document_errors.join("; ");
             self.refuse(format!("refused documents: {errors}"));
@@ -79,7 +84,10 @@ impl Watcher {
         );
         let routes = snapshot.content.routes.len();
         let hash = snapshot.hash.clone();
-        self.store.publish(snapshot, report);
+        // Resolve new hosts before any request can pick one of their backends.
+        let state = self.store.prepare(snapshot);
+        Resolver::resolve(&state).await;
+        self.store.install(state, report);
         self.metrics
             .snapshot_version
             .set(i64::try_from(version).unwrap_or(i64::MAX));
@@ -119,14 +127,7 @@ impl BackgroundService for Watcher {
                 continue;
             }
             seen = now;
-            let path = self.path.clone();
-            match tokio::task::spawn_blocking(move || check(&path)).await {
-                Ok(Ok(checked)) => {
-                    self.publish(checked);
-                }
-                Ok(Err(error)) => self.refuse(format!("{}: {error}", self.path.display())),
-                Err(error) => self.refuse(format!("reload task failed: {error}")),
-            }
+            self.reload().await;
         }
     }
 }

@@ -18,7 +18,9 @@ async fn metrics_count_requests_tokens_and_cost_by_route_and_model() {
     }
     post(&proxy, "/v1/chat/completions", &chat("missing", false)).await;
 
-    let metrics = proxy.metrics().await;
+    let metrics = proxy
+        .metrics_when(|m| m.contains("status=\"404\"") && m.contains("status=\"200\"} 2"))
+        .await;
     let labels = "route=\"default/gpt-4o\"";
     let line = |prefix: &str| {
         metrics

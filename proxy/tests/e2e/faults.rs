@@ -298,14 +298,7 @@ async fn a_client_that_hangs_up_while_waiting_is_noticed_and_logged_as_499() {
         .send()
         .await;
     assert!(gave_up.is_err(), "the client timed out");
-    let mut metrics = String::new();
-    for _ in 0..100 {
-        metrics = proxy.metrics().await;
-        if metrics.contains("status=\"499\"") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let metrics = proxy.metrics_when(|m| m.contains("status=\"499\"")).await;
     assert!(
         metrics.contains("status=\"499\""),
         "the proxy stopped waiting on the stalled provider when the client left:\n{metrics}"

@@ -217,6 +217,19 @@ impl Proxy {
             .unwrap()
     }
 
+    /// `GET /metrics` once `done` holds for it. Metrics are recorded in Pingora's logging phase,
+    /// just after the client has its response, so a test waits for them rather than races.
+    pub async fn metrics_when(&self, done: impl Fn(&str) -> bool) -> String {
+        for _ in 0..100 {
+            let metrics = self.metrics().await;
+            if done(&metrics) {
+                return metrics;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.metrics().await
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let status = Command::new("kill")

@@ -131,7 +131,14 @@ async fn anthropic_messages_reach_every_provider_whole_and_streamed() {
             }
         }
     }
-    let metrics = proxy.metrics().await;
+    let counted = |m: &str| {
+        PROVIDERS.iter().all(|p| {
+            m.contains(&format!(
+                "provider=\"{p}\",route=\"default/{p}\",status=\"200\""
+            ))
+        })
+    };
+    let metrics = proxy.metrics_when(counted).await;
     for provider in PROVIDERS {
         let labels = format!("provider=\"{provider}\",route=\"default/{provider}\",status=\"200\"");
         assert!(metrics.contains(&labels), "{provider} counted:\n{metrics}");

@@ -208,3 +208,31 @@ async fn a_route_without_a_policy_admitting_the_caller_is_closed() {
     assert_eq!(error["error"]["type"], "authentication_error");
     assert!(mock.requests().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_named_by_host_name_is_resolved_before_it_is_served() {
+    let mock = mock().await;
+    let port = mock.addr().port();
+    let manifests = Manifests::default()
+        .raw(&format!(
+            "---\napiVersion: switchyard.dev/v1alpha1\nkind: AIModel\nmetadata: {{name: by-name}}\nspec:\n  provider: openai-compatible\n  model: m\n  endpoint: http://localhost:{port}/v1\n  credentials: {{secretRef: {{name: mock, key: apiKey}}}}\n"
+        ))
+        .route("gpt-4o", &["by-name"], "");
+    let proxy = Proxy::start(&manifests).await;
+    let response = post(&proxy, "/v1/chat/completions", &chat("gpt-4o", false)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        mock.requests()[0].header("host"),
+        Some(format!("localhost:{port}").as_str())
+    );
+
+    // A backend added later is resolved before the new snapshot is published.
+    proxy.rewrite(manifests.clone().route("later", &["by-name"], "").text());
+    proxy.wait_config(|c| c["version"] == 2).await;
+    assert_eq!(
+        post(&proxy, "/v1/chat/completions", &chat("later", false))
+            .await
+            .status(),
+        200
+    );
+}
