@@ -20,6 +20,18 @@ pub async fn read(session: &mut Session, limit: usize) -> Result<Bytes, GatewayE
     if declared.is_some_and(|length| length > limit) {
         return Err(GatewayError::BodyTooLarge { limit });
     }
+    let expects_continue = session
+        .req_header()
+        .headers
+        .get("expect")
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue {
+        // Clients such as curl wait (a second, for curl) for this before sending a large body.
+        session
+            .write_continue_response()
+            .await
+            .map_err(GatewayError::BodyRead)?;
+    }
     let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
     while let Some(chunk) = session
         .read_request_body()

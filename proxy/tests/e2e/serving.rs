@@ -236,3 +236,36 @@ async fn a_backend_named_by_host_name_is_resolved_before_it_is_served() {
         200
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_expects_100_continue_is_told_to_send_its_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mock = mock().await;
+    let manifests = Manifests::default()
+        .model("m", &mock)
+        .route("gpt-4o", &["m"], "");
+    let proxy = Proxy::start(&manifests).await;
+    let body = chat("gpt-4o", false).to_string();
+    let address = proxy.url("").trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\ncontent-length: {}\r\nexpect: 100-continue\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut interim = [0u8; 25];
+    // Without a 100 Continue the client would wait; the read would then time out.
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_exact(&mut interim),
+    )
+    .await;
+    assert!(read.is_ok(), "no interim response");
+    assert!(String::from_utf8_lossy(&interim).starts_with("HTTP/1.1 100 Continue"));
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut rest = vec![0u8; 15];
+    stream.read_exact(&mut rest).await.unwrap();
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(rest.contains("200"), "{rest}");
+}
