@@ -15,7 +15,8 @@ use pingora::{
 };
 
 use crate::{
-    access_log, ctx::RequestCtx, metrics::Metrics, pipeline, store::Store, upstream::Upstream,
+    access_log, ctx::RequestCtx, metrics::Metrics, pipeline, store::Store, telemetry::Batched,
+    upstream::Upstream,
 };
 
 /// Settings of the request path.
@@ -37,6 +38,8 @@ pub struct Gateway {
     pub settings: Settings,
     /// Requests being answered now (for graceful shutdown).
     pub in_flight: Arc<AtomicUsize>,
+    /// Where access-log lines go (`None`: not logged).
+    pub access_log: Option<Batched>,
 }
 
 struct Counted<'a>(&'a AtomicUsize);
@@ -79,6 +82,8 @@ impl ProxyHttp for Gateway {
 
     async fn logging(&self, session: &mut Session, error: Option<&Error>, ctx: &mut RequestCtx) {
         self.metrics.record(ctx);
-        access_log::write(session, error, ctx);
+        if let Some(log) = &self.access_log {
+            access_log::write(log, session, error, ctx);
+        }
     }
 }

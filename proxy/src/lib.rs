@@ -22,4 +22,5 @@ pub mod route;
 pub mod server;
 pub mod standalone;
 pub mod store;
+pub mod telemetry;
 pub mod upstream;

@@ -4,7 +4,17 @@ use std::{io::Write as _, net::SocketAddr, path::PathBuf, process::ExitCode, tim
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use switchyard_proxy::{gateway::Settings, health::Ejection, server};
+use switchyard_proxy::{
+    gateway::Settings,
+    health::Ejection,
+    server,
+    telemetry::{self, Batched, Flush, Output},
+};
+
+// The request path allocates small, short-lived buffers on every request; glibc's malloc spent
+// about a tenth of the proxy's CPU on them in profiles, mimalloc a fraction of that.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Command-line flags of the proxy.
 #[derive(Debug, Parser)]
@@ -42,12 +52,26 @@ struct Args {
     /// Milliseconds between checks of the manifests for changes.
     #[arg(long, default_value_t = 1000)]
     reload_interval_ms: u64,
-    /// Log format.
+    /// Format of the diagnostic log (stderr).
     #[arg(long, env = "SWITCHYARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Where the access log goes: one JSON object per request (never prompts or keys).
+    #[arg(long, env = "SWITCHYARD_ACCESS_LOG", value_enum, default_value_t = AccessLog::Stdout)]
+    access_log: AccessLog,
 }
 
-/// How logs are written (to stderr).
+/// Where the access log goes.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum AccessLog {
+    /// Standard output.
+    Stdout,
+    /// Standard error, with the diagnostic log.
+    Stderr,
+    /// Nowhere.
+    Off,
+}
+
+/// How diagnostic logs are written (to stderr).
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LogFormat {
     /// One JSON object per line.
@@ -60,9 +84,8 @@ fn main() -> anyhow::Result<ExitCode> {
     let args = Args::parse();
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    // A log line per request must not cost the request a write syscall: lines go through a
-    // channel to a writer thread, flushed when `flush_logs` drops (also before a drain exit).
-    let (writer, flush_logs) = tracing_appender::non_blocking(std::io::stderr());
+    let (writer, flush_logs) =
+        telemetry::batched(Output::Stderr).context("starting the log writer")?;
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
@@ -70,6 +93,25 @@ fn main() -> anyhow::Result<ExitCode> {
         LogFormat::Json => logs.json().init(),
         LogFormat::Text => logs.init(),
     }
+    let access = match args.access_log {
+        AccessLog::Stdout => Some(telemetry::batched(Output::Stdout)),
+        AccessLog::Stderr => Some(telemetry::batched(Output::Stderr)),
+        AccessLog::Off => None,
+    };
+    let (access_log, flush_access) = match access.transpose().context("starting the access log")? {
+        Some((log, flush)) => (Some(log), Some(flush)),
+        None => (None, None),
+    };
+    let flushes: Vec<Flush> = std::iter::once(flush_logs).chain(flush_access).collect();
+    let result = run(args, access_log, flushes.clone());
+    if let Err(error) = &result {
+        tracing::error!("{error:#}");
+    }
+    flushes.iter().for_each(Flush::now);
+    result
+}
+
+fn run(args: Args, access_log: Option<Batched>, flushes: Vec<Flush>) -> anyhow::Result<ExitCode> {
     if args.check {
         let checked = switchyard_proxy::standalone::check(&args.config)
             .with_context(|| format!("checking {}", args.config.display()))?;
@@ -97,7 +139,8 @@ fn main() -> anyhow::Result<ExitCode> {
             after_failures: args.eject_after_failures.max(1),
             cool_down: Duration::from_secs(args.eject_seconds),
         },
-        before_exit: Box::new(move || drop(flush_logs)),
+        access_log,
+        before_exit: Box::new(move || flushes.iter().for_each(Flush::now)),
     })?;
     Ok(ExitCode::SUCCESS)
 }

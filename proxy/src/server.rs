@@ -32,6 +32,7 @@ use crate::{
     metrics::Metrics,
     standalone::Watcher,
     store::Store,
+    telemetry::Batched,
     upstream::Upstream,
 };
 
@@ -53,6 +54,8 @@ pub struct Options {
     pub reload_interval: Duration,
     /// Passive health settings.
     pub ejection: Ejection,
+    /// Where access-log lines go (`None`: no access log).
+    pub access_log: Option<Batched>,
     /// Called right before the process exits after draining (flushes logs).
     pub before_exit: Box<dyn FnOnce() + Send>,
 }
@@ -99,6 +102,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         settings: options.settings,
         in_flight: Arc::clone(&in_flight),
+        access_log: options.access_log,
     };
     let mut proxy =
         http_proxy_service_with_name(&server.configuration, gateway, "switchyard-proxy");

@@ -101,7 +101,7 @@ async fn health_readiness_and_config_answer_without_secrets() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_json_access_log_describes_each_request_without_its_prompt() {
+async fn the_access_log_describes_each_request_in_json_without_its_prompt() {
     let mock = mock().await;
     let manifests = Manifests::default()
         .model("m", &mock)
@@ -117,28 +117,30 @@ async fn the_json_access_log_describes_each_request_without_its_prompt() {
     let mut access = None;
     for _ in 0..100 {
         access = proxy
-            .log()
+            .access_log()
             .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find(|line| {
-                line["target"] == "switchyard::access"
-                    && line["fields"]["path"] == "/v1/chat/completions"
-            });
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .find(|line| line["path"] == "/v1/chat/completions");
         if access.is_some() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let access = access.unwrap_or_else(|| panic!("no access log line:\n{}", proxy.log()));
-    let fields = &access["fields"];
-    assert_eq!(fields["status"], 200);
-    assert_eq!(fields["route"], "default/gpt-4o");
-    assert_eq!(fields["backend"], "default/m");
-    assert_eq!(fields["attempts"], 1);
-    assert!(fields["input_tokens"].as_u64().unwrap() > 0);
+    let access = access.unwrap_or_else(|| panic!("no access log line:\n{}", proxy.access_log()));
+    assert_eq!(access["status"], 200);
+    assert_eq!(access["route"], "default/gpt-4o");
+    assert_eq!(access["backend"], "default/m");
+    assert_eq!(access["attempts"], 1);
+    assert!(access["input_tokens"].as_u64().unwrap() > 0);
+    assert!(access["cost_usd"].as_f64().unwrap() > 0.0);
+    for log in [proxy.access_log(), proxy.log()] {
+        assert!(!log.contains("zebras"), "the prompt is never logged");
+        assert!(!log.contains("mock-key"), "nor the provider key");
+    }
+    let diagnostic = proxy.log();
+    let first = diagnostic.lines().next().unwrap();
     assert!(
-        !proxy.log().contains("zebras"),
-        "the prompt is never logged"
+        serde_json::from_str::<Value>(first).is_ok(),
+        "--log-format json: {first}"
     );
-    assert!(!proxy.log().contains("mock-key"), "nor the provider key");
 }

@@ -5,7 +5,7 @@ use std::{
     fmt::Write as _,
     net::TcpListener,
     path::PathBuf,
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::Duration,
 };
 
@@ -129,7 +129,7 @@ impl Proxy {
             .args(["--threads", "2", "--reload-interval-ms", "100"])
             .args(flags)
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(log.with_extension("access")).unwrap())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
@@ -169,9 +169,14 @@ impl Proxy {
         format!("http://127.0.0.1:{}{path}", self.admin_port)
     }
 
-    /// The proxy's log so far.
+    /// The proxy's diagnostic log (stderr) so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The proxy's access log (stdout) so far.
+    pub fn access_log(&self) -> String {
+        std::fs::read_to_string(self.log.with_extension("access")).unwrap_or_default()
     }
 
     /// Replaces the manifests (picked up by hot reload).
