@@ -4,8 +4,8 @@
 # Prints a Markdown table (one row per leg) and Switchyard's numbers against its targets.
 # Not a test: CI never runs it.
 #
-#   tests/bench/gateways.sh                  # all legs, 10 s per phase: ~6 minutes
-#   tests/bench/gateways.sh --quick          # 3 s per phase, fewer stream requests: ~3 minutes
+#   tests/bench/gateways.sh                  # all legs, 10 s per phase: ~4 minutes
+#   tests/bench/gateways.sh --quick          # 3 s per phase, 50 streams: ~2 minutes
 #   tests/bench/gateways.sh --legs direct,nginx,switchyard --rate 1000
 #
 # Per leg, with the gateway started fresh and warmed up:
