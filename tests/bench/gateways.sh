@@ -406,6 +406,8 @@ echo
 echo "Pinning: at c=1 gateway, mock and client share core 0; in the other phases the gateway"
 echo "has core 0 to itself and mock + client share core 1 (so direct's req/s is the ceiling of"
 echo "mock + client on one core). CPU time and RSS are the gateway's whole process tree."
+echo "Logging: nginx without an access log; Switchyard, LiteLLM (uvicorn) and Portkey as they"
+echo "come (Switchyard and uvicorn write one access-log line per request)."
 
 notes=()
 for leg in "${legs[@]}"; do
