@@ -4,8 +4,8 @@
 # Prints a Markdown table (one row per leg) and Switchyard's numbers against its targets.
 # Not a test: CI never runs it.
 #
-#   tests/bench/gateways.sh                  # all legs, 10 s per phase: ~6 minutes
-#   tests/bench/gateways.sh --quick          # 3 s per phase, fewer stream requests: ~3 minutes
+#   tests/bench/gateways.sh                  # all legs, 10 s per phase: ~4 minutes
+#   tests/bench/gateways.sh --quick          # 3 s per phase, 50 streams: ~2 minutes
 #   tests/bench/gateways.sh --legs direct,nginx,switchyard --rate 1000
 #
 # Per leg, with the gateway started fresh and warmed up:
@@ -13,7 +13,7 @@
 #              Latency p50/p99 and the gateway's CPU time per request.
 #   c=32       wrk, 32 connections; gateway alone on core 0, mock and client on core 1.
 #              Max throughput and CPU time per request.
-#   open loop  oha at a fixed --rate (default 200/s) over 32 connections with
+#   open loop  oha at a fixed --rate (default 100/s) over 32 connections with
 #              --latency-correction (coordinated omission corrected); pinned as c=32.
 #   stream     tests/bench/client: streams of 64 content chunks one after another; pinned as
 #              c=32. Time to first token and the gaps between chunks.
@@ -40,7 +40,7 @@ usage() {
 }
 
 legs=(direct nginx switchyard litellm portkey)
-rate=200
+rate=100
 quick=
 while (($#)); do
   case $1 in
@@ -63,6 +63,11 @@ say() { echo "bench: $*" >&2; }
 die() { say "$*"; exit 1; }
 
 (($(nproc) >= 2)) || die "needs at least 2 cores (gateway on core 0, mock and client on core 1)"
+
+load=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load" 'BEGIN { exit !(l > 1) }'; then
+  say "warning: load average $load: other work on this machine will show up in the p99s"
+fi
 
 cache=$("$here/install.sh")
 oha=$cache/oha-$OHA_VERSION/bin/oha
@@ -371,7 +376,7 @@ versions() {
 echo
 echo "## Gateways side by side, against the mock with zero delay"
 echo
-echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), Linux $(uname -r);"
+echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')), Linux $(uname -r), load average $load at the start;"
 echo "$duration s per phase, open loop at $rate req/s, $stream_requests streams of $chunks chunks."
 versions
 echo
@@ -401,6 +406,8 @@ echo
 echo "Pinning: at c=1 gateway, mock and client share core 0; in the other phases the gateway"
 echo "has core 0 to itself and mock + client share core 1 (so direct's req/s is the ceiling of"
 echo "mock + client on one core). CPU time and RSS are the gateway's whole process tree."
+echo "Logging: nginx without an access log; Switchyard, LiteLLM (uvicorn) and Portkey as they"
+echo "come (Switchyard and uvicorn write one access-log line per request)."
 
 notes=()
 for leg in "${legs[@]}"; do

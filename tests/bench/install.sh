@@ -7,7 +7,7 @@
 #   Portkey gateway   npm install into $cache/portkey-<version>
 #
 # $cache is ${SWITCHYARD_CACHE:-$HOME/.cache/switchyard}/bench. Pins are in versions.sh.
-# Cold: about 10 minutes on 2 cores (mostly building oha and installing LiteLLM); warm: ~1 s.
+# Cold: 10-15 minutes on 2 cores (mostly building oha); warm: ~1 s.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
