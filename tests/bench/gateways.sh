@@ -229,8 +229,10 @@ start_switchyard() {
   port=$(free_port)
   admin=$(free_port)
   sed "s|@MOCK_PORT@|$mock_port|" "$here/switchyard.yaml" > "$work/switchyard.yaml"
+  # One worker thread, as nginx runs one worker process: the gateway gets one core either way.
+  # The access log stays on (JSON lines to stdout, kept in the leg's log).
   start switchyard 0 "$bin/switchyard-proxy" --config "$work/switchyard.yaml" \
-    --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin"
+    --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" --threads 1
   gateway_pid=$started
   url=http://127.0.0.1:$port/v1/chat/completions
   wait_ready switchyard "$gateway_pid" "$url"
