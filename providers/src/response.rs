@@ -18,19 +18,21 @@ pub struct Translated {
     pub usage: Usage,
 }
 
-/// Translates a provider's 2xx non-streamed body into the client's API.
+/// Translates a provider's 2xx non-streamed body into the client's API. A body that passes
+/// through is returned as it came, without a copy.
 pub fn translate_response(
     request: &ClientRequest,
     model: &Model,
-    body: &[u8],
+    whole: Bytes,
 ) -> Result<Translated, UpstreamError> {
+    let body: &[u8] = &whole;
     let api = request.api();
     let openai_family = matches!(
         model.provider,
         Provider::OpenAi | Provider::AzureOpenAi | Provider::OpenAiCompatible
     );
     let passthrough = |usage: Usage| Translated {
-        body: Bytes::copy_from_slice(body),
+        body: whole.clone(),
         usage,
     };
     match (api, model.provider) {

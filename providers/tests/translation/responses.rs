@@ -18,7 +18,8 @@ fn responses_translate_for_every_client_api() {
             let body = fixture(&format!("{folder}/{case}.json"));
             for api in apis_for(provider, &case) {
                 let request = client_request(api, false, false);
-                let text = match translate_response(&request, &model(provider), &body) {
+                let text = match translate_response(&request, &model(provider), body.clone().into())
+                {
                     Ok(translated) => format!(
                         "usage: {}\n\n{}",
                         serde_json::to_string(&translated.usage).unwrap(),

@@ -184,7 +184,7 @@ impl Exchange<'_> {
             Err(ReadError::Failed(reason)) => return Outcome::Failed(self.protocol(reason)),
         };
         self.backend.load.observe(sent.elapsed());
-        let translated = match translate_response(self.request, self.model, &body) {
+        let translated = match translate_response(self.request, self.model, body) {
             Ok(translated) => translated,
             Err(error) => {
                 return Outcome::Failed(UpstreamFailure::Status {
