@@ -14,7 +14,7 @@ use switchyard_crds::{
     snapshot::{Model, Route, Source},
 };
 
-use crate::{balance::BackendLoad, health::Health};
+use crate::{balance::BackendLoad, health::Health, upstream::pool::Pool};
 
 /// Runtime state of one model, kept across snapshot swaps while the model is unchanged.
 #[derive(Debug)]
@@ -29,6 +29,8 @@ pub struct BackendState {
     pub load: BackendLoad,
     /// Addresses the endpoint's host resolves to (refreshed in the background).
     pub addrs: ArcSwap<Vec<SocketAddr>>,
+    /// Idle connections to the backend.
+    pub pool: Pool,
 }
 
 impl BackendState {
@@ -45,6 +47,7 @@ impl BackendState {
             health: Health::default(),
             load: BackendLoad::default(),
             addrs: ArcSwap::from_pointee(addrs),
+            pool: Pool::default(),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! downstream, a failure ends the stream with an error event instead.
 
 mod exchange;
+pub mod pool;
 mod relay;
 
 use std::time::{Duration, SystemTime};

@@ -1,11 +1,15 @@
 //! One attempt: connect, send, read the answer, and deliver it to the client translated.
 
-use std::time::Duration;
+use std::{net::SocketAddr, time::Duration};
 
 use bytes::{Bytes, BytesMut};
 use pingora::{
-    ErrorType, connectors::http::Connector, http::RequestHeader,
-    protocols::http::client::HttpSession, proxy::Session, upstreams::peer::HttpPeer,
+    ErrorType,
+    connectors::http::Connector,
+    http::RequestHeader,
+    protocols::http::{client::HttpSession, v1::client::HttpSession as Http1Session},
+    proxy::Session,
+    upstreams::peer::HttpPeer,
 };
 use switchyard_crds::snapshot::{Model, Route};
 use switchyard_providers::{
@@ -20,8 +24,6 @@ use crate::{ctx::RequestCtx, errors::UpstreamFailure, respond, store::BackendSta
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// The most of a non-streamed response body that is buffered.
 const RESPONSE_BODY_LIMIT: usize = 64 * 1024 * 1024;
-/// How long an idle pooled upstream connection is kept.
-const POOL_IDLE: Duration = Duration::from_secs(60);
 
 /// One attempt at one backend.
 pub(super) struct Exchange<'a> {
@@ -45,7 +47,7 @@ impl Exchange<'_> {
         let sent = Instant::now();
         let first_byte_deadline = self.first_byte_deadline(sent);
         let sending = self.send(upstream, sent, first_byte_deadline);
-        let (mut http, peer) = match unless_client_left(session, ctx, sending).await {
+        let (mut http, addr) = match unless_client_left(session, ctx, sending).await {
             None => return Outcome::Delivered,
             Some(Ok(connected)) => connected,
             Some(Err(failure)) => return Outcome::Failed(failure),
@@ -63,10 +65,14 @@ impl Exchange<'_> {
         } else {
             self.whole(session, ctx, &mut http, sent).await
         };
-        if matches!(outcome, Outcome::Delivered) && http.response_done() {
-            self.connector
-                .release_http_session(http, &peer, Some(POOL_IDLE))
-                .await;
+        if matches!(outcome, Outcome::Delivered)
+            && http.response_done()
+            && let HttpSession::H1(mut h1) = http
+        {
+            h1.respect_keepalive();
+            if let Some(stream) = h1.reuse().await {
+                self.backend.pool.put(stream, addr);
+            }
         }
         outcome
     }
@@ -87,7 +93,7 @@ impl Exchange<'_> {
         upstream: UpstreamRequest,
         sent: Instant,
         first_byte_deadline: Instant,
-    ) -> Result<(HttpSession, HttpPeer), UpstreamFailure> {
+    ) -> Result<(HttpSession, SocketAddr), UpstreamFailure> {
         let Some(addr) = self.backend.addrs.load().first().copied() else {
             return Err(self.connect(format!("{} is not resolved yet", self.model.endpoint.host)));
         };
@@ -100,27 +106,61 @@ impl Exchange<'_> {
             .header(&upstream)
             .map_err(|e| self.protocol(e.to_string()))?;
         let exchange = async {
-            let (mut http, _reused) = self
-                .connector
-                .get_http_session(&peer)
-                .await
-                .map_err(|e| self.connect_or_protocol(&e))?;
-            http.write_request_header(header)
-                .await
-                .map_err(|e| self.connect_or_protocol(&e))?;
-            http.write_request_body(upstream.body, true)
-                .await
-                .map_err(|e| self.protocol(e.to_string()))?;
-            http.read_response_header()
-                .await
-                .map_err(|e| self.connect_or_protocol(&e))?;
-            Ok(http)
+            if let Some(stream) = self.backend.pool.take(addr) {
+                let mut http = HttpSession::H1(Http1Session::new_with_options(stream, &peer));
+                match self
+                    .write_and_read(&mut http, header, upstream.body.clone())
+                    .await
+                {
+                    Ok(()) => return Ok(http),
+                    // The server closed the idle connection; nothing of a response arrived, so
+                    // the request goes again on a fresh connection.
+                    Err(error) => {
+                        tracing::debug!(%error, "pooled connection failed before the response")
+                    }
+                }
+                let header = self
+                    .header(&upstream)
+                    .map_err(|e| self.protocol(e.to_string()))?;
+                return self.fresh(&peer, header, upstream.body).await;
+            }
+            self.fresh(&peer, header, upstream.body).await
         };
         match timeout_at(first_byte_deadline, exchange).await {
-            Ok(Ok(http)) => Ok((http, peer)),
+            Ok(Ok(http)) => Ok((http, addr)),
             Ok(Err(failure)) => Err(failure),
             Err(_) => Err(self.timeout(first_byte_deadline, sent)),
         }
+    }
+
+    /// Sends the request on a new connection from Pingora's connector.
+    async fn fresh(
+        &self,
+        peer: &HttpPeer,
+        header: Box<RequestHeader>,
+        body: Bytes,
+    ) -> Result<HttpSession, UpstreamFailure> {
+        let (mut http, _reused) = self
+            .connector
+            .get_http_session(peer)
+            .await
+            .map_err(|e| self.connect_or_protocol(&e))?;
+        self.write_and_read(&mut http, header, body)
+            .await
+            .map_err(|e| self.connect_or_protocol(&e))?;
+        Ok(http)
+    }
+
+    /// Writes the request and reads the response header.
+    async fn write_and_read(
+        &self,
+        http: &mut HttpSession,
+        header: Box<RequestHeader>,
+        body: Bytes,
+    ) -> pingora::Result<()> {
+        http.write_request_header(header).await?;
+        http.write_request_body(body, true).await?;
+        http.read_response_header().await
     }
 
     fn header(&self, upstream: &UpstreamRequest) -> pingora::Result<Box<RequestHeader>> {

@@ -137,7 +137,7 @@ async fn the_access_log_describes_each_request_in_json_without_its_prompt() {
         assert!(!log.contains("zebras"), "the prompt is never logged");
         assert!(!log.contains("mock-key"), "nor the provider key");
     }
-    let diagnostic = proxy.log();
+    let diagnostic = proxy.log_containing("snapshot published").await;
     let first = diagnostic.lines().next().unwrap();
     assert!(
         serde_json::from_str::<Value>(first).is_ok(),

@@ -304,3 +304,43 @@ async fn a_client_that_hangs_up_while_waiting_is_noticed_and_logged_as_499() {
         "the proxy stopped waiting on the stalled provider when the client left:\n{metrics}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_connection_the_provider_closed_is_replaced_without_an_error() {
+    let first = mock().await;
+    let addr = first.addr();
+    let manifests = Manifests::default()
+        .model("m", &first)
+        .route("gpt-4o", &["m"], "");
+    let proxy = Proxy::start(&manifests).await;
+    let response = post(&proxy, "/v1/chat/completions", &chat("gpt-4o", false)).await;
+    assert_eq!(response.status(), 200);
+
+    // The provider goes away (closing the idle connection the proxy kept) and comes back on
+    // the same address.
+    drop(first);
+    let mut second = None;
+    for _ in 0..50 {
+        let config = switchyard_mock_provider::MockConfig {
+            bind: addr,
+            ..switchyard_mock_provider::MockConfig::default()
+        };
+        if let Ok(mock) = switchyard_mock_provider::MockProvider::start(config).await {
+            second = Some(mock);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let second = second.expect("the port is free again");
+    for stream in [false, true] {
+        let response = post(&proxy, "/v1/chat/completions", &chat("gpt-4o", stream)).await;
+        assert_eq!(response.status(), 200, "stream={stream}");
+        assert_eq!(
+            header(&response, "x-switchyard-attempt"),
+            "1",
+            "not a failed attempt"
+        );
+        assert!(answer_text(&response.text().await.unwrap()).contains("hello from the test"));
+    }
+    assert_eq!(second.requests().len(), 2);
+}

@@ -174,6 +174,18 @@ impl Proxy {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The diagnostic log once it contains `text` (logs are written out in batches).
+    pub async fn log_containing(&self, text: &str) -> String {
+        for _ in 0..100 {
+            let log = self.log();
+            if log.contains(text) {
+                return log;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the log never said {text:?}:\n{}", self.log());
+    }
+
     /// The proxy's access log (stdout) so far.
     pub fn access_log(&self) -> String {
         std::fs::read_to_string(self.log.with_extension("access")).unwrap_or_default()

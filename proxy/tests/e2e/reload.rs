@@ -62,7 +62,7 @@ async fn a_broken_change_keeps_the_last_good_snapshot_and_says_why() {
             .await
             .contains("switchyard_config_rejections_total 1")
     );
-    assert!(proxy.log().contains("configuration change refused"));
+    proxy.log_containing("configuration change refused").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
