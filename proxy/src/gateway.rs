@@ -10,6 +10,7 @@ use std::sync::{
 use async_trait::async_trait;
 use pingora::{
     Error, ErrorType,
+    modules::http::HttpModules,
     proxy::{ProxyHttp, Session},
     upstreams::peer::HttpPeer,
 };
@@ -56,6 +57,11 @@ impl ProxyHttp for Gateway {
 
     fn new_ctx(&self) -> RequestCtx {
         RequestCtx::default()
+    }
+
+    fn init_downstream_modules(&self, _modules: &mut HttpModules) {
+        // No modules: Pingora's default adds a (disabled) compression module that still runs
+        // on every response; the pipeline writes its responses itself.
     }
 
     async fn request_filter(

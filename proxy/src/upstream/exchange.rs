@@ -105,7 +105,8 @@ impl Exchange<'_> {
         let header = self
             .header(&upstream)
             .map_err(|e| self.protocol(e.to_string()))?;
-        let exchange = async {
+        // Boxed: it holds the connector's large futures and is moved into two combinators.
+        let exchange = Box::pin(async {
             if let Some(stream) = self.backend.pool.take(addr) {
                 let mut http = HttpSession::H1(Http1Session::new_with_options(stream, &peer));
                 match self
@@ -125,7 +126,7 @@ impl Exchange<'_> {
                 return self.fresh(&peer, header, upstream.body).await;
             }
             self.fresh(&peer, header, upstream.body).await
-        };
+        });
         match timeout_at(first_byte_deadline, exchange).await {
             Ok(Ok(http)) => Ok((http, addr)),
             Ok(Err(failure)) => Err(failure),
