@@ -344,3 +344,33 @@ async fn a_pooled_connection_the_provider_closed_is_replaced_without_an_error() 
     }
     assert_eq!(second.requests().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_that_refuses_connections_falls_back_and_alone_is_a_502() {
+    let good = mock().await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let manifests = Manifests::default()
+        .model("backup", &good)
+        .raw(&format!(
+            "---\napiVersion: switchyard.dev/v1alpha1\nkind: AIModel\nmetadata: {{name: gone}}\nspec:\n  provider: openai-compatible\n  model: gone\n  endpoint: http://127.0.0.1:{closed}/v1\n"
+        ))
+        .route("gpt-4o", &["gone"], &format!("  fallbacks: [{{name: backup}}]\n{FAST_RETRY}"))
+        .route("only-gone", &["gone"], FAST_RETRY);
+    let proxy = Proxy::start(&manifests).await;
+
+    let response = post(&proxy, "/v1/chat/completions", &chat("gpt-4o", false)).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-switchyard-backend"), "default/backup");
+
+    let response = post(&proxy, "/v1/chat/completions", &chat("only-gone", false)).await;
+    assert_eq!(response.status(), 502);
+    let error: Value = response.json().await.unwrap();
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("could not connect to default/gone"),
+        "{message}"
+    );
+}
