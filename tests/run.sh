@@ -28,7 +28,9 @@ SWITCHYARD_REQUIRE_WORKLOADS=1 INSTA_UPDATE=no cargo test --workspace --locked 2
 echo "== official SDKs against the mock provider and through the proxy (pytest)" >&2
 export SWITCHYARD_MOCK_PROVIDER_BIN=$target/debug/switchyard-mock-provider
 export SWITCHYARD_PROXY_BIN=$target/debug/switchyard-proxy
-"$SWITCHYARD_PYTHON" -m pytest -q tests/mock-provider/python proxy/tests/sdk 2>&1 | tee -a "$log"
+# Two runs: each folder has its own conftest.py, which one pytest session cannot import twice.
+"$SWITCHYARD_PYTHON" -m pytest -q tests/mock-provider/python 2>&1 | tee -a "$log"
+"$SWITCHYARD_PYTHON" -m pytest -q proxy/tests/sdk 2>&1 | tee -a "$log"
 
 # One line for the whole run, summed over every cargo test binary and pytest.
 awk '
