@@ -1,7 +1,7 @@
 //! A JSON object kept as raw top-level fields, so a passthrough edits only the fields it
 //! changes (`model`, injected params) and copies every other value byte for byte.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -11,9 +11,10 @@ use serde_json::value::RawValue;
 use crate::RequestError;
 
 /// The top-level fields of a JSON object in their original order; a repeated name keeps its
-/// last value, as `serde_json` does.
+/// last value, as `serde_json` does. Names and values are shared, so each attempt's copy (one
+/// per backend tried) costs reference counts, not a copy of the prompt.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Fields(Vec<(String, Box<RawValue>)>);
+pub(crate) struct Fields(Vec<(Arc<str>, Arc<RawValue>)>);
 
 impl Fields {
     /// Parses a JSON object.
@@ -25,7 +26,7 @@ impl Fields {
     pub(crate) fn get(&self, name: &str) -> Option<&RawValue> {
         self.0
             .iter()
-            .find(|(key, _)| key == name)
+            .find(|(key, _)| &**key == name)
             .map(|(_, value)| &**value)
     }
 
@@ -53,9 +54,10 @@ impl Fields {
 
     /// Sets a field to a raw value, in place if present, else at the end.
     pub(crate) fn set_raw(&mut self, name: &str, value: Box<RawValue>) {
-        match self.0.iter_mut().find(|(key, _)| key == name) {
+        let value = Arc::from(value);
+        match self.0.iter_mut().find(|(key, _)| &**key == name) {
             Some((_, slot)) => *slot = value,
-            None => self.0.push((name.to_owned(), value)),
+            None => self.0.push((Arc::from(name), value)),
         }
     }
 
@@ -72,7 +74,7 @@ impl Fields {
 
     /// The field names, in order.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|(key, _)| key.as_str())
+        self.0.iter().map(|(key, _)| &**key)
     }
 
     /// The object's JSON bytes.
