@@ -74,8 +74,10 @@ impl<'a> MakeWriter<'a> for Batched {
 impl Shared {
     fn append(&self, line: impl FnOnce(&mut Vec<u8>)) {
         let mut buffer = self.buffer.lock().unwrap_or_else(PoisonError::into_inner);
+        let before = buffer.len();
         line(&mut buffer);
-        if buffer.len() >= FLUSH_AT_BYTES {
+        // Wake the writer once, when this line crosses the mark (a wake is a system call).
+        if before < FLUSH_AT_BYTES && buffer.len() >= FLUSH_AT_BYTES {
             self.full.notify_one();
         }
     }
