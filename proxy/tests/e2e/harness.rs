@@ -114,8 +114,23 @@ impl Proxy {
         Self::start_with(manifests, &[]).await
     }
 
-    /// Starts the proxy with extra flags.
+    /// Starts the proxy with extra flags. Ports are picked free and then handed over, so
+    /// another process can take one in between: a proxy that exits at start is started again
+    /// on other ports.
     pub async fn start_with(manifests: &Manifests, flags: &[&str]) -> Self {
+        for _ in 0..3 {
+            let mut proxy = Self::spawn(manifests, flags);
+            if proxy.wait_ready().await {
+                return proxy;
+            }
+            if proxy.child.try_wait().unwrap().is_none() {
+                panic!("proxy did not become ready in 60 s:\n{}", proxy.log());
+            }
+        }
+        panic!("the proxy exited at start three times");
+    }
+
+    fn spawn(manifests: &Manifests, flags: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("switchyard.yaml");
         std::fs::write(&config, manifests.text()).unwrap();
@@ -133,30 +148,32 @@ impl Proxy {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .unwrap();
-        let proxy = Self {
+        Self {
             child,
             port,
             admin_port,
             config,
             log,
             _dir: dir,
-        };
-        proxy.wait_ready().await;
-        proxy
+        }
     }
 
-    async fn wait_ready(&self) {
+    /// Waits until the proxy answers; false if it exited first.
+    async fn wait_ready(&mut self) -> bool {
         let client = reqwest::Client::new();
-        for _ in 0..300 {
+        for _ in 0..1200 {
+            if self.child.try_wait().unwrap().is_some() {
+                return false;
+            }
             if let Ok(response) = client.get(self.admin("/readyz")).send().await
                 && response.status() == 200
                 && client.get(self.url("/v1/models")).send().await.is_ok()
             {
-                return;
+                return true;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("proxy did not become ready:\n{}", self.log());
+        false
     }
 
     /// A URL on the API listener.
