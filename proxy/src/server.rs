@@ -18,7 +18,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use pingora::{
-    connectors::http::Connector,
+    connectors::TransportConnector,
     proxy::http_proxy_service_with_name,
     server::{ExecutionPhase, RunArgs, Server, configuration::ServerConf},
     services::{background::background_service, listening::Service},
@@ -96,7 +96,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let gateway = Gateway {
         store: Arc::clone(&store),
         upstream: Upstream {
-            connector: Connector::new(None),
+            transport: TransportConnector::new(None),
             ejection: options.ejection,
         },
         metrics: metrics.clone(),

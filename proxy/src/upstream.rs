@@ -9,10 +9,11 @@
 mod exchange;
 pub mod pool;
 mod relay;
+mod wire;
 
 use std::time::{Duration, SystemTime};
 
-use pingora::{connectors::http::Connector, proxy::Session};
+use pingora::{connectors::TransportConnector, proxy::Session};
 use switchyard_crds::{route::RetryOn, snapshot::Route};
 use switchyard_providers::{ClientRequest, build_request};
 use tokio::time::{Instant, sleep_until};
@@ -28,8 +29,8 @@ use crate::{
 
 /// What the attempt loop shares across requests.
 pub struct Upstream {
-    /// Pingora's connector: connection pools and TLS.
-    pub connector: Connector,
+    /// Pingora's transport connector: TCP and TLS connections (reuse is `pool`'s job).
+    pub transport: TransportConnector,
     /// When backends are ejected.
     pub ejection: Ejection,
 }
@@ -102,7 +103,7 @@ impl Upstream {
             let model_deadline = ctx.timing.start + model.timeouts.total.get();
             let deadline = deadline.map_or(model_deadline, |d| d.min(model_deadline));
             let exchange = exchange::Exchange {
-                connector: &self.connector,
+                transport: &self.transport,
                 route: call.route,
                 request: call.request,
                 model,

@@ -4,10 +4,12 @@ use std::{net::SocketAddr, time::Duration};
 
 use bytes::{Bytes, BytesMut};
 use pingora::{
-    ErrorType,
-    connectors::http::Connector,
-    http::RequestHeader,
-    protocols::http::{client::HttpSession, v1::client::HttpSession as Http1Session},
+    ErrorType, OrErr,
+    connectors::TransportConnector,
+    protocols::{
+        Stream,
+        http::{client::HttpSession, v1::client::HttpSession as Http1Session},
+    },
     proxy::Session,
     upstreams::peer::HttpPeer,
 };
@@ -15,9 +17,12 @@ use switchyard_crds::snapshot::{Model, Route};
 use switchyard_providers::{
     ClientRequest, UpstreamRequest, Usage, parse_error, translate_response,
 };
-use tokio::time::{Instant, timeout_at};
+use tokio::{
+    io::AsyncWriteExt,
+    time::{Instant, timeout_at},
+};
 
-use super::{Outcome, relay::Relay};
+use super::{Outcome, relay::Relay, wire};
 use crate::{ctx::RequestCtx, errors::UpstreamFailure, respond, store::BackendState};
 
 /// The most of an error body that is read (the rest is not needed to report it).
@@ -27,7 +32,7 @@ const RESPONSE_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 /// One attempt at one backend.
 pub(super) struct Exchange<'a> {
-    pub(super) connector: &'a Connector,
+    pub(super) transport: &'a TransportConnector,
     pub(super) route: &'a Route,
     pub(super) request: &'a ClientRequest,
     pub(super) model: &'a Model,
@@ -102,30 +107,28 @@ impl Exchange<'_> {
         let connect = self.model.timeouts.connect.get();
         peer.options.connection_timeout = Some(connect);
         peer.options.total_connection_timeout = Some(connect);
-        let header = self
-            .header(&upstream)
+        let wire = wire::encode(&upstream, endpoint, &self.route.transforms.set_headers)
             .map_err(|e| self.protocol(e.to_string()))?;
         // Boxed: it holds the connector's large futures and is moved into two combinators.
         let exchange = Box::pin(async {
             if let Some(stream) = self.backend.pool.take(addr) {
-                let mut http = HttpSession::H1(Http1Session::new_with_options(stream, &peer));
-                match self
-                    .write_and_read(&mut http, header, upstream.body.clone())
-                    .await
-                {
-                    Ok(()) => return Ok(http),
+                match self.write_and_read(stream, &wire, &peer).await {
+                    Ok(http) => return Ok(http),
                     // The server closed the idle connection; nothing of a response arrived, so
                     // the request goes again on a fresh connection.
                     Err(error) => {
                         tracing::debug!(%error, "pooled connection failed before the response")
                     }
                 }
-                let header = self
-                    .header(&upstream)
-                    .map_err(|e| self.protocol(e.to_string()))?;
-                return self.fresh(&peer, header, upstream.body).await;
             }
-            self.fresh(&peer, header, upstream.body).await
+            let stream = self
+                .transport
+                .new_stream(&peer)
+                .await
+                .map_err(|e| self.connect_or_protocol(&e))?;
+            self.write_and_read(stream, &wire, &peer)
+                .await
+                .map_err(|e| self.connect_or_protocol(&e))
         });
         match timeout_at(first_byte_deadline, exchange).await {
             Ok(Ok(http)) => Ok((http, addr)),
@@ -134,59 +137,24 @@ impl Exchange<'_> {
         }
     }
 
-    /// Sends the request on a new connection from Pingora's connector.
-    async fn fresh(
-        &self,
-        peer: &HttpPeer,
-        header: Box<RequestHeader>,
-        body: Bytes,
-    ) -> Result<HttpSession, UpstreamFailure> {
-        let (mut http, _reused) = self
-            .connector
-            .get_http_session(peer)
-            .await
-            .map_err(|e| self.connect_or_protocol(&e))?;
-        self.write_and_read(&mut http, header, body)
-            .await
-            .map_err(|e| self.connect_or_protocol(&e))?;
-        Ok(http)
-    }
-
-    /// Writes the request and reads the response header.
+    /// Writes the whole request in one send and reads the response header.
     async fn write_and_read(
         &self,
-        http: &mut HttpSession,
-        header: Box<RequestHeader>,
-        body: Bytes,
-    ) -> pingora::Result<()> {
-        http.write_request_header(header).await?;
-        http.write_request_body(body, true).await?;
-        http.read_response_header().await
-    }
-
-    fn header(&self, upstream: &UpstreamRequest) -> pingora::Result<Box<RequestHeader>> {
-        let endpoint = &self.model.endpoint;
-        let mut header = RequestHeader::build(
-            upstream.method.clone(),
-            upstream.path_and_query.as_bytes(),
-            Some(upstream.headers.len() + self.route.transforms.set_headers.len() + 3),
-        )?;
-        let default_port = if endpoint.tls { 443 } else { 80 };
-        if endpoint.port == default_port {
-            header.insert_header("host", endpoint.host.as_str())?;
-        } else {
-            header.insert_header("host", format!("{}:{}", endpoint.host, endpoint.port))?;
-        }
-        for (name, value) in &upstream.headers {
-            header.insert_header(name.clone(), value.clone())?;
-        }
-        for (name, value) in &self.route.transforms.set_headers {
-            header.insert_header(name.clone(), value.as_str())?;
-        }
-        // The body is translated, so it must arrive uncompressed.
-        header.insert_header("accept-encoding", "identity")?;
-        header.insert_header("content-length", upstream.body.len().to_string())?;
-        Ok(Box::new(header))
+        mut stream: Stream,
+        wire: &[u8],
+        peer: &HttpPeer,
+    ) -> pingora::Result<HttpSession> {
+        stream
+            .write_all(wire)
+            .await
+            .or_err(ErrorType::WriteError, "writing the request")?;
+        stream
+            .flush()
+            .await
+            .or_err(ErrorType::WriteError, "flushing the request")?;
+        let mut http = HttpSession::H1(Http1Session::new_with_options(stream, peer));
+        http.read_response_header().await?;
+        Ok(http)
     }
 
     /// Reads an error answer and turns it into a failure.
