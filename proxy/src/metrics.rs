@@ -2,12 +2,16 @@
 //! request here from its `RequestCtx`. Labels are bounded: route and model names come from the
 //! configuration, never from the request.
 
+use std::sync::Arc;
+
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
 
 use crate::ctx::RequestCtx;
+
+mod calls;
 
 /// Latency buckets in seconds: 1 ms to 5 min.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -36,6 +40,7 @@ pub struct Metrics {
     pub config_problems: IntGauge,
     /// Snapshots published.
     pub config_reloads: IntCounter,
+    calls: Arc<calls::Calls>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -155,6 +160,7 @@ impl Metrics {
                 "Problems reported for the published configuration.",
             )?,
             config_reloads: plain("switchyard_config_reloads_total", "Snapshots published.")?,
+            calls: Arc::default(),
             registry: r,
         })
     }
@@ -177,6 +183,11 @@ impl Metrics {
 
     /// Records a finished request.
     pub fn record(&self, ctx: &RequestCtx) {
+        if let (Some(route), Some(model), Some(provider)) =
+            (&ctx.route, &ctx.attempts.backend, ctx.attempts.provider)
+        {
+            return self.record_call(ctx, route, model, provider);
+        }
         let route = ctx.route.as_deref().unwrap_or("");
         let model = ctx.attempts.backend.as_deref().unwrap_or("");
         let provider = ctx.attempts.provider.unwrap_or("");
@@ -210,6 +221,42 @@ impl Metrics {
         }
         if let Some(cost) = ctx.outcome.cost_usd {
             self.cost.with_label_values(&call).inc_by(cost);
+        }
+    }
+
+    /// Records a request that reached a backend, through the pair's cached handles.
+    fn record_call(&self, ctx: &RequestCtx, route: &Arc<str>, model: &Arc<str>, provider: &str) {
+        let call = self.calls.get(self, route, model, provider);
+        if ctx.outcome.status == 200 && ctx.outcome.error.is_none() {
+            call.ok.inc();
+        } else {
+            let status = status_label(ctx.outcome.status);
+            let error = ctx.outcome.error.map_or("", |kind| kind.as_str());
+            self.requests
+                .with_label_values(&[route, model, provider, status, error])
+                .inc();
+        }
+        call.duration
+            .observe(ctx.timing.start.elapsed().as_secs_f64());
+        if let Some(first) = ctx.timing.first_byte {
+            call.first_token
+                .observe((first - ctx.timing.start).as_secs_f64());
+        }
+        if let Some(usage) = ctx.usage {
+            let counts = [
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cached_input_tokens,
+                usage.reasoning_tokens,
+            ];
+            for (counter, count) in call.tokens.iter().zip(counts) {
+                if count > 0 {
+                    counter.inc_by(count);
+                }
+            }
+        }
+        if let Some(cost) = ctx.outcome.cost_usd {
+            call.cost.inc_by(cost);
         }
     }
 
