@@ -1,5 +1,6 @@
 //! The upstream attempt loop: for each candidate of the plan, translate the request, send it
-//! through Pingora's connector (pooled connections, TLS), and either deliver the response or,
+//! on a pooled connection (or a new one from Pingora's transport connector, TCP or TLS) in one
+//! write, read the answer with Pingora's HTTP/1 client, and either deliver the response or,
 //! while no byte has gone to the client, move on to the next candidate after a backoff.
 //!
 //! A stream is only committed when its first translated bytes are ready, so a provider that
