@@ -118,8 +118,17 @@ impl Proxy {
     /// another process can take one in between: a proxy that exits at start is started again
     /// on other ports.
     pub async fn start_with(manifests: &Manifests, flags: &[&str]) -> Self {
+        Self::start_with_env(manifests, flags, &[]).await
+    }
+
+    /// Starts the proxy with extra flags and environment variables.
+    pub async fn start_with_env(
+        manifests: &Manifests,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         for _ in 0..3 {
-            let mut proxy = Self::spawn(manifests, flags);
+            let mut proxy = Self::spawn(manifests, flags, env);
             if proxy.wait_ready().await {
                 return proxy;
             }
@@ -130,7 +139,7 @@ impl Proxy {
         panic!("the proxy exited at start three times");
     }
 
-    fn spawn(manifests: &Manifests, flags: &[&str]) -> Self {
+    fn spawn(manifests: &Manifests, flags: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("switchyard.yaml");
         std::fs::write(&config, manifests.text()).unwrap();
@@ -144,6 +153,7 @@ impl Proxy {
             .args(["--threads", "2", "--reload-interval-ms", "100"])
             .args(flags)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(std::fs::File::create(log.with_extension("access")).unwrap())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

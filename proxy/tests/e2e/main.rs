@@ -11,3 +11,4 @@ mod lifecycle;
 mod providers;
 mod reload;
 mod serving;
+mod tls;
