@@ -98,6 +98,7 @@ impl Admin {
                     "ejected": backend.health.is_ejected(),
                     "inFlight": backend.load.in_flight(),
                     "latencyEwmaMicros": backend.load.ewma_micros(),
+                    "idleConnections": backend.pool.len(),
                 })
             })
             .collect();

@@ -92,6 +92,21 @@ async fn health_readiness_and_config_answer_without_secrets() {
     assert_eq!(config["routes"][0]["name"], "default/gpt-4o");
     assert_eq!(config["routes"][0]["backends"][0]["model"], "default/m");
     assert_eq!(config["models"][0]["provider"], "openai-compatible");
+    assert_eq!(
+        config["models"][0]["idleConnections"], 0,
+        "no request made yet"
+    );
+    assert_eq!(
+        post(&proxy, "/v1/chat/completions", &chat("gpt-4o", false))
+            .await
+            .status(),
+        200
+    );
+    let config = proxy.config().await;
+    assert_eq!(
+        config["models"][0]["idleConnections"], 1,
+        "the connection is kept for the next request"
+    );
     assert!(
         proxy
             .metrics()
