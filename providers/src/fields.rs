@@ -72,6 +72,22 @@ impl Fields {
         Ok(())
     }
 
+    /// Refuses the first field not in `known`: a translation must not silently drop what the
+    /// caller sent.
+    pub(crate) fn refuse_unknown(
+        &self,
+        known: &[&str],
+        provider: switchyard_crds::Provider,
+    ) -> Result<(), RequestError> {
+        match self.names().find(|name| !known.contains(name)) {
+            Some(name) => Err(crate::hub::unsupported(
+                provider,
+                format!("accept the `{name}` field"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// The field names, in order.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|(key, _)| &**key)

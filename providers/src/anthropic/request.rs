@@ -31,9 +31,7 @@ pub(crate) fn decode_request(
     fields: &Fields,
     provider: Provider,
 ) -> Result<ChatRequest, RequestError> {
-    if let Some(name) = fields.names().find(|name| !KNOWN.contains(name)) {
-        return Err(unsupported(provider, format!("accept the `{name}` field")));
-    }
+    fields.refuse_unknown(KNOWN, provider)?;
     let mut request = ChatRequest {
         max_tokens: fields.decode("max_tokens")?,
         temperature: fields.decode("temperature")?,

@@ -38,9 +38,7 @@ pub(crate) fn decode_chat_request(
     fields: &Fields,
     provider: Provider,
 ) -> Result<ChatRequest, RequestError> {
-    if let Some(name) = fields.names().find(|name| !KNOWN.contains(name)) {
-        return Err(unsupported(provider, format!("accept the `{name}` field")));
-    }
+    fields.refuse_unknown(KNOWN, provider)?;
     if fields.decode::<u64>("n")?.is_some_and(|n| n != 1) {
         return Err(unsupported(provider, "return more than one choice (`n`)"));
     }
