@@ -364,3 +364,19 @@ pub fn answer_text(body: &str) -> String {
         })
         .collect()
 }
+
+/// The text of an Anthropic Messages response, whole or streamed.
+pub fn messages_text(body: &str) -> String {
+    if let Ok(whole) = serde_json::from_str::<Value>(body) {
+        return whole["content"][0]["text"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+    }
+    sse_data(body)
+        .iter()
+        .filter_map(|event| serde_json::from_str::<Value>(event).ok())
+        .filter(|event| event["type"] == "content_block_delta")
+        .filter_map(|event| event["delta"]["text"].as_str().map(str::to_owned))
+        .collect()
+}

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use switchyard_mock_provider::MockProvider;
 
-use crate::harness::{Manifests, Proxy, answer_text, mock, post, sse_data};
+use crate::harness::{Manifests, Proxy, answer_text, messages_text, mock, post};
 
 /// An AIModel `name` of `provider` served by `mock`.
 fn model(name: &str, provider: &str, mock: &MockProvider) -> String {
@@ -50,22 +50,6 @@ async fn proxy_for_every_provider(mock: &MockProvider) -> Proxy {
         manifests = manifests.route(provider, &[&format!("{provider}-model")], "");
     }
     Proxy::start(&manifests).await
-}
-
-/// The text of an Anthropic Messages response, whole or streamed.
-fn messages_text(body: &str) -> String {
-    if let Ok(whole) = serde_json::from_str::<Value>(body) {
-        return whole["content"][0]["text"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned();
-    }
-    sse_data(body)
-        .iter()
-        .filter_map(|event| serde_json::from_str::<Value>(event).ok())
-        .filter(|event| event["type"] == "content_block_delta")
-        .filter_map(|event| event["delta"]["text"].as_str().map(str::to_owned))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
