@@ -64,12 +64,12 @@ pub struct Options {
 pub fn run(options: Options) -> anyhow::Result<()> {
     let store = Arc::new(Store::default());
     let metrics = Metrics::new().context("registering metrics")?;
-    let watcher = Watcher {
-        path: options.config.clone(),
-        store: Arc::clone(&store),
-        metrics: metrics.clone(),
-        interval: options.reload_interval,
-    };
+    let watcher = Watcher::new(
+        options.config.clone(),
+        Arc::clone(&store),
+        metrics.clone(),
+        options.reload_interval,
+    );
     // The first load (and its DNS lookups) runs before Pingora starts its own runtimes.
     let startup = tokio::runtime::Builder::new_current_thread()
         .enable_all()

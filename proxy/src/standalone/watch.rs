@@ -4,9 +4,10 @@
 //! serving, and the refusal shows in the log, `/config` and a metric.
 
 use std::{
+    os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
-    sync::Arc,
-    time::{Duration, SystemTime},
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
 };
 
 use async_trait::async_trait;
@@ -19,36 +20,61 @@ use crate::{dns::Resolver, metrics::Metrics, store::Store};
 /// Watches a manifest file or folder and publishes each good change.
 pub struct Watcher {
     /// The file or folder.
-    pub path: PathBuf,
+    path: PathBuf,
     /// Where snapshots are published.
-    pub store: Arc<Store>,
+    store: Arc<Store>,
     /// Reload metrics.
-    pub metrics: Metrics,
+    metrics: Metrics,
     /// How often the files are polled.
-    pub interval: Duration,
+    interval: Duration,
+    /// The files as they were when last loaded.
+    seen: Mutex<Fingerprint>,
 }
 
-/// What identifies one version of the files: names, sizes and modification times.
-type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
+/// What identifies one version of the files: names, inodes, sizes and change times. The inode
+/// is there because a rename-into-place of a same-sized file can land within one timestamp tick.
+type Fingerprint = Vec<(PathBuf, u64, u64, i64, i64)>;
 
 fn fingerprint(path: &Path) -> Fingerprint {
     let files = manifests::manifest_files(path).unwrap_or_default();
     files
         .into_iter()
-        .map(|file| {
-            let meta = std::fs::metadata(&file).ok();
-            let len = meta.as_ref().map_or(0, std::fs::Metadata::len);
-            let modified = meta.and_then(|m| m.modified().ok());
-            (file, len, modified)
+        .map(|file| match std::fs::metadata(&file) {
+            Ok(meta) => (
+                file,
+                meta.ino(),
+                meta.len(),
+                meta.ctime(),
+                meta.ctime_nsec(),
+            ),
+            Err(_) => (file, 0, 0, 0, 0),
         })
         .collect()
 }
 
 impl Watcher {
+    /// A watcher that has seen nothing yet: the first poll loads the files.
+    pub fn new(path: PathBuf, store: Arc<Store>, metrics: Metrics, interval: Duration) -> Self {
+        Self {
+            path,
+            store,
+            metrics,
+            interval,
+            seen: Mutex::new(Fingerprint::new()),
+        }
+    }
+
     /// Loads, checks and publishes the files once; returns whether a snapshot was published.
     pub async fn reload(&self) -> bool {
         let path = self.path.clone();
-        match tokio::task::spawn_blocking(move || check(&path)).await {
+        // The fingerprint is taken before the files are read, so a change made while they are
+        // being loaded is seen by the next poll rather than lost.
+        let loaded = tokio::task::spawn_blocking(move || (fingerprint(&path), check(&path))).await;
+        let loaded = loaded.map(|(seen, checked)| {
+            *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = seen;
+            checked
+        });
+        match loaded {
             Ok(Ok(checked)) => self.publish(checked).await,
             Ok(Err(error)) => {
                 self.refuse(format!("{}: {error}", self.path.display()));
@@ -107,12 +133,6 @@ impl Watcher {
 impl BackgroundService for Watcher {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let path = self.path.clone();
-        let mut seen = {
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || fingerprint(&path))
-                .await
-                .unwrap_or_default()
-        };
         let mut tick = tokio::time::interval(self.interval);
         loop {
             tokio::select! {
@@ -123,10 +143,9 @@ impl BackgroundService for Watcher {
             let now = tokio::task::spawn_blocking(move || fingerprint(&path))
                 .await
                 .unwrap_or_default();
-            if now == seen {
+            if now == *self.seen.lock().unwrap_or_else(PoisonError::into_inner) {
                 continue;
             }
-            seen = now;
             self.reload().await;
         }
     }
