@@ -1,5 +1,6 @@
 //! Switchyard's API: the `AIModel`, `AIRoute` and `AIPolicy` resources and the snapshot compiler.
 
+pub mod channel;
 pub mod conditions;
 pub mod crdgen;
 pub mod manifests;
