@@ -20,6 +20,18 @@ pub struct ObjectStatus {
     #[schemars(length(max = 8))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+    /// How many connected proxies serve this generation, and how many are connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxies: Option<ProxyCounts>,
+}
+
+/// Fleet counts for one object.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProxyCounts {
+    /// Connected proxies serving a snapshot that contains this generation.
+    pub synced: u32,
+    /// Connected proxies.
+    pub total: u32,
 }
 
 /// One observation about the object, shaped like `metav1.Condition`.

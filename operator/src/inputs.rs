@@ -1,0 +1,192 @@
+//! What the compiler reads, kept current by watches: every AIModel, AIRoute and AIPolicy in the
+//! cluster, and the Secrets labelled [`SECRET_LABEL`].
+//!
+//! Secrets are bounded by that label so the operator never caches every Secret of the cluster
+//! (service-account tokens, TLS keys, Helm releases…): a Secret a resource refers to must carry
+//! the label, whatever its value. The status of an object whose Secret is missing says so.
+//!
+//! Each watch wakes the reconciler only for changes the compiler can see: a new generation,
+//! labels, annotations or deletion of a resource, any change of a Secret. Status writes — the
+//! operator's own, mostly — change none of these, so they never cause another round.
+
+use std::{
+    collections::HashMap,
+    hash::{Hash, Hasher},
+    sync::Arc,
+};
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Api, Resource, ResourceExt,
+    runtime::{
+        WatchStreamExt,
+        reflector::{self, Store},
+        watcher,
+    },
+};
+use serde::de::DeserializeOwned;
+use switchyard_crds::{AIModel, AIPolicy, AIRoute, Inputs, compile::SecretData};
+use tokio::sync::Notify;
+
+use crate::metrics::Metrics;
+
+/// The label a Secret needs for the operator to see it.
+pub const SECRET_LABEL: &str = "switchyard.dev/secret";
+
+/// Caches of every watched kind.
+#[derive(Clone)]
+pub struct Caches {
+    /// AIModels.
+    pub models: Store<AIModel>,
+    /// AIRoutes.
+    pub routes: Store<AIRoute>,
+    /// AIPolicies.
+    pub policies: Store<AIPolicy>,
+    /// Labelled Secrets.
+    pub secrets: Store<Secret>,
+}
+
+impl Caches {
+    /// Starts the four watches; `changed` is notified after each relevant change, and once
+    /// when every initial list has arrived.
+    pub fn start(client: &kube::Client, changed: Arc<Notify>, metrics: &Metrics) -> Self {
+        let secrets_config = watcher::Config::default().labels(SECRET_LABEL);
+        Self {
+            models: watch(
+                client,
+                watcher::Config::default(),
+                &changed,
+                metrics,
+                spec_fingerprint,
+            ),
+            routes: watch(
+                client,
+                watcher::Config::default(),
+                &changed,
+                metrics,
+                spec_fingerprint,
+            ),
+            policies: watch(
+                client,
+                watcher::Config::default(),
+                &changed,
+                metrics,
+                spec_fingerprint,
+            ),
+            secrets: watch(
+                client,
+                secrets_config,
+                &changed,
+                metrics,
+                secret_fingerprint,
+            ),
+        }
+    }
+
+    /// Waits until every watch has listed its objects once.
+    pub async fn ready(&self) -> bool {
+        self.models.wait_until_ready().await.is_ok()
+            && self.routes.wait_until_ready().await.is_ok()
+            && self.policies.wait_until_ready().await.is_ok()
+            && self.secrets.wait_until_ready().await.is_ok()
+    }
+
+    /// A copy of everything, for one compilation.
+    pub fn inputs(&self) -> Inputs {
+        Inputs {
+            models: owned(self.models.state()),
+            routes: owned(self.routes.state()),
+            policies: owned(self.policies.state()),
+            secrets: self
+                .secrets
+                .state()
+                .iter()
+                .map(|s| SecretData::from(&**s))
+                .collect(),
+        }
+    }
+}
+
+fn owned<K: Clone>(objects: Vec<Arc<K>>) -> Vec<K> {
+    objects.into_iter().map(Arc::unwrap_or_clone).collect()
+}
+
+fn watch<K>(
+    client: &kube::Client,
+    config: watcher::Config,
+    changed: &Arc<Notify>,
+    metrics: &Metrics,
+    fingerprint: fn(&K) -> u64,
+) -> Store<K>
+where
+    K: Resource<DynamicType = ()>
+        + DeserializeOwned
+        + Clone
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let api: Api<K> = Api::all(client.clone());
+    let changed = Arc::clone(changed);
+    let metrics = metrics.clone();
+    let events = watcher(api, config)
+        .default_backoff()
+        // Managed fields are a large share of each object and nothing here reads them.
+        .modify(|object: &mut K| object.managed_fields_mut().clear())
+        .reflect(writer);
+    tokio::spawn(async move {
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        let mut events = events.map_err(|error| error.to_string()).boxed();
+        while let Some(event) = events.next().await {
+            let relevant = match event {
+                Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                    let key = key(&object);
+                    let print = fingerprint(&object);
+                    seen.insert(key, print) != Some(print)
+                }
+                Ok(watcher::Event::Delete(object)) => seen.remove(&key(&object)).is_some(),
+                Ok(watcher::Event::Init) => false,
+                Ok(watcher::Event::InitDone) => true,
+                Err(error) => {
+                    metrics.reconcile_errors.with_label_values(&["watch"]).inc();
+                    tracing::warn!(kind = %K::kind(&()), %error, "watch failed; retrying");
+                    false
+                }
+            };
+            if relevant {
+                changed.notify_one();
+            }
+        }
+    });
+    reader
+}
+
+fn key<K: Resource>(object: &K) -> String {
+    format!(
+        "{}/{}",
+        object.namespace().unwrap_or_default(),
+        object.name_any()
+    )
+}
+
+/// What of a resource the compiler reads besides its spec, which `generation` stands for.
+fn spec_fingerprint<K: Resource>(object: &K) -> u64 {
+    let meta = object.meta();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    meta.generation.hash(&mut hasher);
+    meta.uid.hash(&mut hasher);
+    meta.labels.hash(&mut hasher);
+    meta.annotations.hash(&mut hasher);
+    meta.deletion_timestamp.is_some().hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Secrets have no generation: every write is a new resourceVersion.
+fn secret_fingerprint(secret: &Secret) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    secret.metadata.resource_version.hash(&mut hasher);
+    hasher.finish()
+}
