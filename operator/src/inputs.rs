@@ -16,7 +16,7 @@ use std::{
 };
 
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::{NamespaceResourceScope, api::core::v1::Secret};
 use kube::{
     Api, Resource, ResourceExt,
     runtime::{
@@ -48,35 +48,40 @@ pub struct Caches {
 }
 
 impl Caches {
-    /// Starts the four watches; `changed` is notified after each relevant change, and once
-    /// when every initial list has arrived.
-    pub fn start(client: &kube::Client, changed: Arc<Notify>, metrics: &Metrics) -> Self {
-        let secrets_config = watcher::Config::default().labels(SECRET_LABEL);
+    /// Starts the four watches, in `namespace` or (`None`) the whole cluster; `changed` is
+    /// notified after each relevant change, and once when every initial list has arrived.
+    pub fn start(
+        client: &kube::Client,
+        namespace: Option<&str>,
+        changed: Arc<Notify>,
+        metrics: &Metrics,
+    ) -> Self {
+        let all = watcher::Config::default;
         Self {
             models: watch(
-                client,
-                watcher::Config::default(),
+                api_for(client, namespace),
+                all(),
                 &changed,
                 metrics,
                 spec_fingerprint,
             ),
             routes: watch(
-                client,
-                watcher::Config::default(),
+                api_for(client, namespace),
+                all(),
                 &changed,
                 metrics,
                 spec_fingerprint,
             ),
             policies: watch(
-                client,
-                watcher::Config::default(),
+                api_for(client, namespace),
+                all(),
                 &changed,
                 metrics,
                 spec_fingerprint,
             ),
             secrets: watch(
-                client,
-                secrets_config,
+                api_for(client, namespace),
+                all().labels(SECRET_LABEL),
                 &changed,
                 metrics,
                 secret_fingerprint,
@@ -112,8 +117,18 @@ fn owned<K: Clone>(objects: Vec<Arc<K>>) -> Vec<K> {
     objects.into_iter().map(Arc::unwrap_or_clone).collect()
 }
 
+fn api_for<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
 fn watch<K>(
-    client: &kube::Client,
+    api: Api<K>,
     config: watcher::Config,
     changed: &Arc<Notify>,
     metrics: &Metrics,
@@ -129,7 +144,6 @@ where
         + 'static,
 {
     let (reader, writer) = reflector::store();
-    let api: Api<K> = Api::all(client.clone());
     let changed = Arc::clone(changed);
     let metrics = metrics.clone();
     let events = watcher(api, config)

@@ -38,6 +38,9 @@ struct Args {
     /// Address of the admin listener (`/healthz`, `/readyz`, `/metrics`, `/fleet`).
     #[arg(long, env = "SWITCHYARD_ADMIN_ADDR", default_value = "0.0.0.0:9090")]
     admin_addr: SocketAddr,
+    /// Watch only this namespace (default: every namespace).
+    #[arg(long, env = "SWITCHYARD_WATCH_NAMESPACE")]
+    watch_namespace: Option<String>,
     /// Address of the config channel (HTTP/2 over TLS) the proxies connect to.
     #[arg(long, env = "SWITCHYARD_CHANNEL_ADDR", default_value = "0.0.0.0:9443")]
     channel_addr: SocketAddr,
@@ -137,7 +140,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let (rounds_tx, rounds) = watch::channel(None);
     let changed = Arc::new(Notify::new());
     let fleet = Arc::new(Fleet::new(metrics.clone()));
-    let caches = Caches::start(&client, Arc::clone(&changed), &metrics);
+    let caches = Caches::start(
+        &client,
+        args.watch_namespace.as_deref(),
+        Arc::clone(&changed),
+        &metrics,
+    );
 
     let election = Election {
         namespace: args

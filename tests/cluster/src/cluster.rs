@@ -207,6 +207,25 @@ impl TestCluster {
         self.client_as(&user, &groups).await
     }
 
+    /// Writes a kubeconfig that acts as service account `namespace/name` (see
+    /// [`TestCluster::client_as_service_account`]) and returns its path, for a process under
+    /// test (`KUBECONFIG=`) that must live with exactly that account's RBAC.
+    pub fn kubeconfig_as_service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<PathBuf, Error> {
+        let user = format!("system:serviceaccount:{namespace}:{name}");
+        let groups = [
+            "system:serviceaccounts".to_owned(),
+            format!("system:serviceaccounts:{namespace}"),
+            "system:authenticated".to_owned(),
+        ];
+        let path = self.path.join(format!("kubeconfig-{namespace}-{name}"));
+        kubeconfig::write_impersonating(&self.kubeconfig, &path, &user, &groups)?;
+        Ok(path)
+    }
+
     /// Applies `crds` and waits until they are Established.
     pub async fn install_crds(&self, crds: &[CustomResourceDefinition]) -> Result<(), Error> {
         install_crds(&self.client().await?, crds).await

@@ -42,6 +42,25 @@ current-context: switchyard-test
     std::fs::write(path, text).map_err(Error::io("write", path))
 }
 
+/// Writes a copy of the admin kubeconfig at `admin` whose user impersonates `user` in
+/// `groups`, for processes (an operator under test) that must run with that user's RBAC.
+pub(crate) fn write_impersonating(
+    admin: &Path,
+    path: &Path,
+    user: &str,
+    groups: &[String],
+) -> Result<(), Error> {
+    let text = std::fs::read_to_string(admin).map_err(Error::io("read", admin))?;
+    let quoted: Vec<String> = groups.iter().map(|g| format!("{g:?}")).collect();
+    let identity = format!(
+        "  user:\n    as: {user:?}\n    as-groups: [{}]\n",
+        quoted.join(", ")
+    );
+    // `write` above puts exactly one `  user:` line in the file.
+    let text = text.replacen("  user:\n", &identity, 1);
+    std::fs::write(path, text).map_err(Error::io("write", path))
+}
+
 /// Whom a client acts as.
 pub(crate) enum Identity<'a> {
     /// The admin user (`system:masters`).
