@@ -159,6 +159,22 @@ impl World {
         minted.status.unwrap().token.unwrap()
     }
 
+    /// A token of the proxies' service account for the channel's audience.
+    pub async fn proxy_token(&self) -> String {
+        self.token(&self.proxy_account(), "switchyard").await
+    }
+
+    /// Applies the usual start: Secret `key` (holding `key-1`), a policy letting anyone in,
+    /// and model and route `name` at `mock`.
+    pub async fn apply_model(&self, name: &str, mock: &MockProvider) {
+        let manifests = [
+            secret("key", "key-1"),
+            ANYONE.to_owned(),
+            model_and_route(name, mock, "key"),
+        ];
+        self.kubectl_apply(&manifests.join("---\n")).await;
+    }
+
     /// Creates a service account with no permissions (an intruder's identity).
     pub async fn service_account(&self, name: &str) {
         let api: Api<ServiceAccount> = self.namespace.api();

@@ -2,7 +2,7 @@
 
 use k8s_openapi::api::coordination::v1::Lease;
 
-use crate::harness::{ANYONE, World, condition, mock, model_and_route, secret};
+use crate::harness::{World, condition, mock, model_and_route};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_replica_takes_over_leadership() {
@@ -10,16 +10,11 @@ async fn a_second_replica_takes_over_leadership() {
     let mut first = world.operator("op-a").await;
     first.wait_fleet(|f| f["leader"] == true).await;
     let second = world.operator("op-b").await;
-    let token = world.token(&world.proxy_account(), "switchyard").await;
+    let token = world.proxy_token().await;
     // The follower is listed first: it answers 503 and the proxy moves on to the leader.
     let proxy = world.proxy("p1", &[&second, &first], &token).await;
     let mock = mock().await;
-    let manifests = [
-        secret("key", "key-1"),
-        ANYONE.to_owned(),
-        model_and_route("before", &mock, "key"),
-    ];
-    world.kubectl_apply(&manifests.join("---\n")).await;
+    world.apply_model("before", &mock).await;
     proxy.wait_serves("before").await;
     first
         .wait_fleet(|f| f["proxies"].as_array().is_some_and(|p| p.len() == 1))

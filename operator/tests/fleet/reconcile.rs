@@ -8,7 +8,7 @@ use crate::harness::{ANYONE, World, condition, mock, model_and_route, secret};
 async fn applied_resources_are_served_and_become_programmed() {
     let world = World::new("applied-resources").await;
     let operator = world.operator("op-0").await;
-    let token = world.token(&world.proxy_account(), "switchyard").await;
+    let token = world.proxy_token().await;
     let proxies = [
         world.proxy("p1", &[&operator], &token).await,
         world.proxy("p2", &[&operator], &token).await,
@@ -18,12 +18,7 @@ async fn applied_resources_are_served_and_become_programmed() {
         .await;
 
     let mock = mock().await;
-    let manifests = [
-        secret("key", "key-1"),
-        ANYONE.to_owned(),
-        model_and_route("m1", &mock, "key"),
-    ];
-    world.kubectl_apply(&manifests.join("---\n")).await;
+    world.apply_model("m1", &mock).await;
     for proxy in &proxies {
         let took = proxy.wait_serves("m1").await;
         eprintln!("m1 served by a proxy {took:?} after the apply returned");
@@ -100,7 +95,7 @@ async fn applied_resources_are_served_and_become_programmed() {
 async fn a_dangling_reference_is_reported_on_its_object_while_the_rest_serves() {
     let world = World::new("dangling-reference").await;
     let operator = world.operator("op-0").await;
-    let token = world.token(&world.proxy_account(), "switchyard").await;
+    let token = world.proxy_token().await;
     let proxy = world.proxy("p1", &[&operator], &token).await;
     let mock = mock().await;
     let broken = "apiVersion: switchyard.dev/v1alpha1
@@ -199,16 +194,11 @@ async fn events_for(world: &World, name: &str) -> Vec<String> {
 async fn a_rotated_secret_reaches_the_proxies_without_a_restart() {
     let world = World::new("secret-rotation").await;
     let operator = world.operator("op-0").await;
-    let token = world.token(&world.proxy_account(), "switchyard").await;
+    let token = world.proxy_token().await;
     let proxy = world.proxy("p1", &[&operator], &token).await;
     let pid = proxy.pid();
     let mock = mock().await;
-    let manifests = [
-        secret("key", "key-1"),
-        ANYONE.to_owned(),
-        model_and_route("m", &mock, "key"),
-    ];
-    world.kubectl_apply(&manifests.join("---\n")).await;
+    world.apply_model("m", &mock).await;
     proxy.wait_serves("m").await;
 
     world.kubectl_apply(&secret("key", "key-2")).await;
@@ -234,15 +224,10 @@ async fn a_rotated_secret_reaches_the_proxies_without_a_restart() {
 async fn a_settled_operator_writes_nothing() {
     let world = World::new("settled").await;
     let operator = world.operator("op-0").await;
-    let token = world.token(&world.proxy_account(), "switchyard").await;
+    let token = world.proxy_token().await;
     let proxy = world.proxy("p1", &[&operator], &token).await;
     let mock = mock().await;
-    let manifests = [
-        secret("key", "key-1"),
-        ANYONE.to_owned(),
-        model_and_route("m", &mock, "key"),
-    ];
-    world.kubectl_apply(&manifests.join("---\n")).await;
+    world.apply_model("m", &mock).await;
     proxy.wait_serves("m").await;
     let before = world
         .wait_condition("airoutes", "m", "Programmed", "True")
@@ -264,4 +249,33 @@ async fn a_settled_operator_writes_nothing() {
         "no write when nothing changed"
     );
     assert_eq!(writes(&operator.metrics().await), reconciles);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_proxy_connected_nothing_claims_to_be_programmed() {
+    let world = World::new("no-proxies").await;
+    let operator = world.operator("op-0").await;
+    let mock = mock().await;
+    world.apply_model("m", &mock).await;
+    let route = world
+        .wait_condition("airoutes", "m", "Accepted", "True")
+        .await;
+    let route = if condition(&route, "Programmed").is_null() {
+        world
+            .wait_condition("airoutes", "m", "Programmed", "False")
+            .await
+    } else {
+        route
+    };
+    let programmed = condition(&route, "Programmed");
+    assert_eq!(programmed["status"], "False", "{programmed}");
+    assert_eq!(programmed["reason"], "NoProxies", "{programmed}");
+    assert_eq!(
+        route["status"]["proxies"],
+        serde_json::json!({"synced": 0, "total": 0})
+    );
+    assert!(
+        operator.fleet().await["version"].as_u64().is_some(),
+        "a snapshot is ready for the first proxy"
+    );
 }

@@ -8,21 +8,16 @@ use std::{
     time::Duration,
 };
 
-use crate::harness::{ANYONE, World, mock, model_and_route, secret};
+use crate::harness::{World, mock, model_and_route};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_killed_under_load_costs_no_request_and_resyncs_when_back() {
     let world = World::new("operator-killed").await;
     let mut operator = world.operator("op-0").await;
-    let token = world.token(&world.proxy_account(), "switchyard").await;
+    let token = world.proxy_token().await;
     let proxy = Arc::new(world.proxy("p1", &[&operator], &token).await);
     let mock = mock().await;
-    let manifests = [
-        secret("key", "key-1"),
-        ANYONE.to_owned(),
-        model_and_route("m", &mock, "key"),
-    ];
-    world.kubectl_apply(&manifests.join("---\n")).await;
+    world.apply_model("m", &mock).await;
     proxy.wait_serves("m").await;
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -78,12 +73,7 @@ async fn a_proxy_with_a_wrong_token_is_refused() {
     let world = World::new("wrong-token").await;
     let operator = world.operator("op-0").await;
     let mock = mock().await;
-    let manifests = [
-        secret("key", "key-1"),
-        ANYONE.to_owned(),
-        model_and_route("m", &mock, "key"),
-    ];
-    world.kubectl_apply(&manifests.join("---\n")).await;
+    world.apply_model("m", &mock).await;
     operator.wait_fleet(|f| !f["version"].is_null()).await;
 
     // Another service account of the same namespace, with the right audience.

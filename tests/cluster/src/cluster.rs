@@ -57,6 +57,21 @@ impl TestCluster {
         SHARED.get_or_try_init(Self::start_with_workloads).await
     }
 
+    /// [`TestCluster::shared_with_workloads`], or `None` (with a note on stderr) when the
+    /// workload binaries are not installed — unless `SWITCHYARD_REQUIRE_WORKLOADS` is set, as
+    /// `tests/run.sh` does, in which case a missing binary fails the test: CI can never pass
+    /// by skipping.
+    pub async fn shared_with_workloads_or_skip() -> Result<Option<&'static TestCluster>, Error> {
+        if let Err(error) = Self::check_workload_binaries() {
+            if std::env::var_os("SWITCHYARD_REQUIRE_WORKLOADS").is_some() {
+                return Err(error);
+            }
+            eprintln!("skipped: {error}");
+            return Ok(None);
+        }
+        Self::shared_with_workloads().await.map(Some)
+    }
+
     /// Whether the workload binaries (`install.sh --with-workloads`) are installed; the error
     /// says what to run when they are not.
     pub fn check_workload_binaries() -> Result<(), Error> {

@@ -210,21 +210,9 @@ async fn wrong_values_are_refused_with_a_readable_message() {
     }
 }
 
-async fn workload_cluster() -> Option<&'static TestCluster> {
-    if let Err(error) = TestCluster::check_workload_binaries() {
-        assert!(
-            std::env::var_os("SWITCHYARD_REQUIRE_WORKLOADS").is_none(),
-            "{error}"
-        );
-        eprintln!("skipped: {error}");
-        return None;
-    }
-    Some(TestCluster::shared_with_workloads().await.unwrap())
-}
-
 #[tokio::test]
 async fn install_and_upgrade_keep_the_channel_certificate() {
-    let Some(cluster) = workload_cluster().await else {
+    let Some(cluster) = TestCluster::shared_with_workloads_or_skip().await.unwrap() else {
         return;
     };
     let namespace = cluster.namespace("chart-install").await.unwrap();

@@ -14,21 +14,9 @@ use kube::api::{ListParams, PostParams};
 use serde_json::json;
 use switchyard_test_cluster::{FAKE_NODE, TestCluster, TestNamespace};
 
-async fn cluster() -> Option<&'static TestCluster> {
-    if let Err(error) = TestCluster::check_workload_binaries() {
-        assert!(
-            std::env::var_os("SWITCHYARD_REQUIRE_WORKLOADS").is_none(),
-            "{error}"
-        );
-        eprintln!("skipped: {error}");
-        return None;
-    }
-    Some(TestCluster::shared_with_workloads().await.unwrap())
-}
-
 #[tokio::test]
 async fn a_deployment_gets_running_pods_on_the_fake_node() {
-    let Some(cluster) = cluster().await else {
+    let Some(cluster) = TestCluster::shared_with_workloads_or_skip().await.unwrap() else {
         return;
     };
     let namespace = cluster.namespace("deployment").await.unwrap();
@@ -66,7 +54,7 @@ async fn a_deployment_gets_running_pods_on_the_fake_node() {
 
 #[tokio::test]
 async fn helm_install_wait_succeeds_for_a_chart_with_a_deployment() {
-    let Some(cluster) = cluster().await else {
+    let Some(cluster) = TestCluster::shared_with_workloads_or_skip().await.unwrap() else {
         return;
     };
     let namespace = cluster.namespace("helm-wait").await.unwrap();
