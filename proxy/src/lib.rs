@@ -12,6 +12,7 @@ pub mod errors;
 #[cfg(test)]
 mod fixtures;
 pub mod gateway;
+pub mod guardrails;
 pub mod health;
 pub mod ingress;
 pub mod metrics;

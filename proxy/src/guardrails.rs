@@ -1,0 +1,3 @@
+//! Guardrails a policy puts on prompts before they leave the cluster.
+
+pub mod pii;
