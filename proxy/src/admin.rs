@@ -1,15 +1,27 @@
 //! The admin listener, on its own port: `/healthz`, `/readyz` (ready once a snapshot is
 //! loaded), `/metrics` and `/config` (the snapshot's version, routes, models and problems;
-//! never a credential).
+//! never a credential; in operator mode also the state of the channel to the operator).
 
-use std::sync::Arc;
+use std::{path::PathBuf, sync::Arc};
 
 use async_trait::async_trait;
 use http::{Response, StatusCode};
 use pingora::{apps::http_app::ServeHttp, protocols::http::ServerSession};
 use serde_json::{Value, json};
 
-use crate::{metrics::Metrics, store::Store};
+use crate::{metrics::Metrics, store::Store, subscribe};
+
+/// Where the served configuration comes from.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// Manifests on disk.
+    Standalone {
+        /// The manifest file or folder.
+        config: PathBuf,
+    },
+    /// Pushed by the operator.
+    Operator(Arc<subscribe::Status>),
+}
 
 /// The admin endpoints.
 pub struct Admin {
@@ -17,6 +29,8 @@ pub struct Admin {
     pub store: Arc<Store>,
     /// Metrics to expose.
     pub metrics: Metrics,
+    /// Where the configuration comes from.
+    pub mode: Mode,
 }
 
 #[async_trait]
@@ -56,6 +70,24 @@ impl ServeHttp for Admin {
 impl Admin {
     /// What is served, built from safe fields only (no endpoint credentials, no keys).
     fn config(&self) -> Value {
+        let mut config = self.snapshot();
+        if let Value::Object(fields) = &mut config {
+            match &self.mode {
+                Mode::Standalone { config } => {
+                    fields.insert("mode".to_owned(), "standalone".into());
+                    fields.insert("config".to_owned(), config.display().to_string().into());
+                }
+                Mode::Operator(status) => {
+                    fields.insert("mode".to_owned(), "operator".into());
+                    fields.insert("operator".to_owned(), json!(status.report()));
+                }
+            }
+        }
+        config
+    }
+
+    /// The served snapshot's summary.
+    fn snapshot(&self) -> Value {
         let report = self.store.report();
         let Some(state) = self.store.load() else {
             return json!({"loaded": false, "report": *report});

@@ -38,7 +38,7 @@ pub enum GatewayError {
     #[error("the model `{0}` does not exist or you do not have access to it")]
     UnknownModel(String),
     /// No snapshot has been loaded yet.
-    #[error("the gateway has no configuration yet")]
+    #[error("no configuration loaded yet: the gateway has not received its first snapshot")]
     NotReady,
     /// A policy that covers the route is invalid, so the route refuses requests.
     #[error("the route for this model is closed because policy {} is invalid; see the AIPolicy's status", display(.0))]

@@ -23,5 +23,6 @@ pub mod route;
 pub mod server;
 pub mod standalone;
 pub mod store;
+pub mod subscribe;
 pub mod telemetry;
 pub mod upstream;

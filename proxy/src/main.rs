@@ -3,11 +3,12 @@
 use std::{io::Write as _, net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use anyhow::Context;
-use clap::{Parser, ValueEnum};
+use clap::{ArgGroup, Parser, ValueEnum};
 use switchyard_proxy::{
     gateway::Settings,
     health::Ejection,
-    server,
+    server::{self, Source},
+    subscribe::{self, OperatorUrl},
     telemetry::{self, Batched, Flush, Output},
 };
 
@@ -19,14 +20,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Command-line flags of the proxy.
 #[derive(Debug, Parser)]
 #[command(version, about)]
+#[command(group(ArgGroup::new("source").required(true).args(["config", "operator_url"])))]
 struct Args {
     /// A manifest file or a folder of manifests to serve without a cluster (standalone mode);
     /// changes are picked up while running.
     #[arg(long, env = "SWITCHYARD_CONFIG")]
-    config: PathBuf,
+    config: Option<PathBuf>,
     /// Only load and compile the configuration, print what it serves and every problem, and
     /// exit non-zero if anything is wrong.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "operator_url")]
     check: bool,
     /// Address of the OpenAI-API listener.
     #[arg(long, env = "SWITCHYARD_LISTEN", default_value = "0.0.0.0:8080")]
@@ -58,6 +60,64 @@ struct Args {
     /// Where the access log goes: one JSON object per request (never prompts or keys).
     #[arg(long, env = "SWITCHYARD_ACCESS_LOG", value_enum, default_value_t = AccessLog::Stdout)]
     access_log: AccessLog,
+    #[command(flatten)]
+    operator: OperatorArgs,
+}
+
+/// Operator mode: where the operator is and how the proxy proves who it is.
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Operator mode")]
+struct OperatorArgs {
+    /// The operator's config channel, https://HOST[:PORT] (operator mode). Give it once per
+    /// operator replica (or comma-separated): only the leader answers, the others are skipped.
+    #[arg(long, env = "SWITCHYARD_OPERATOR_URL", value_delimiter = ',')]
+    operator_url: Vec<OperatorUrl>,
+    /// PEM file of the CA that signed the operator's certificate.
+    #[arg(
+        long,
+        env = "SWITCHYARD_OPERATOR_CA",
+        default_value = "/var/run/secrets/switchyard/ca.crt"
+    )]
+    operator_ca: PathBuf,
+    /// The projected service-account token presented to the operator, read on every connect.
+    #[arg(
+        long,
+        env = "SWITCHYARD_OPERATOR_TOKEN_FILE",
+        default_value = "/var/run/secrets/switchyard/token"
+    )]
+    operator_token_file: PathBuf,
+    /// This proxy's name for the operator (default: the host name).
+    #[arg(long, env = "POD_NAME")]
+    proxy_name: Option<String>,
+    /// Where the last accepted snapshot is saved (mode 0600), to boot from when the operator
+    /// cannot be reached at start.
+    #[arg(long, env = "SWITCHYARD_SNAPSHOT_CACHE")]
+    snapshot_cache: Option<PathBuf>,
+    /// Seconds to wait for the operator's first snapshot before serving the snapshot cache.
+    #[arg(
+        long,
+        env = "SWITCHYARD_OPERATOR_BOOT_TIMEOUT_SECONDS",
+        default_value_t = 5
+    )]
+    operator_boot_timeout_seconds: u64,
+}
+
+impl OperatorArgs {
+    fn options(self) -> subscribe::Options {
+        let proxy_name = self.proxy_name.unwrap_or_else(|| {
+            hostname::get()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "unknown".to_owned())
+        });
+        subscribe::Options {
+            urls: self.operator_url,
+            ca_file: self.operator_ca,
+            token_file: self.operator_token_file,
+            proxy_name,
+            cache: self.snapshot_cache,
+            boot_timeout: Duration::from_secs(self.operator_boot_timeout_seconds),
+        }
+    }
 }
 
 /// Where the access log goes.
@@ -112,9 +172,16 @@ fn main() -> anyhow::Result<ExitCode> {
 }
 
 fn run(args: Args, access_log: Option<Batched>, flushes: Vec<Flush>) -> anyhow::Result<ExitCode> {
-    if args.check {
-        let checked = switchyard_proxy::standalone::check(&args.config)
-            .with_context(|| format!("checking {}", args.config.display()))?;
+    let source = match args.config {
+        Some(path) => Source::Manifests {
+            path,
+            reload_interval: Duration::from_millis(args.reload_interval_ms),
+        },
+        None => Source::Operator(args.operator.options()),
+    };
+    if let (true, Source::Manifests { path, .. }) = (args.check, &source) {
+        let checked = switchyard_proxy::standalone::check(path)
+            .with_context(|| format!("checking {}", path.display()))?;
         std::io::stdout().write_all(checked.report().as_bytes())?;
         return Ok(if checked.is_clean() {
             ExitCode::SUCCESS
@@ -126,7 +193,7 @@ fn run(args: Args, access_log: Option<Batched>, flushes: Vec<Flush>) -> anyhow::
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     server::run(server::Options {
-        config: args.config,
+        source,
         listen: args.listen,
         admin_listen: args.admin_listen,
         threads,
@@ -134,7 +201,6 @@ fn run(args: Args, access_log: Option<Batched>, flushes: Vec<Flush>) -> anyhow::
         settings: Settings {
             max_body_bytes: args.max_body_bytes,
         },
-        reload_interval: Duration::from_millis(args.reload_interval_ms),
         ejection: Ejection {
             after_failures: args.eject_after_failures.max(1),
             cool_down: Duration::from_secs(args.eject_seconds),

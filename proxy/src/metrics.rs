@@ -12,6 +12,9 @@ use prometheus::{
 use crate::ctx::RequestCtx;
 
 mod calls;
+mod channel;
+
+pub use channel::{ChannelMetrics, PushResult};
 
 /// Latency buckets in seconds: 1 ms to 5 min.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -40,6 +43,8 @@ pub struct Metrics {
     pub config_problems: IntGauge,
     /// Snapshots published.
     pub config_reloads: IntCounter,
+    /// The config channel to the operator.
+    pub channel: ChannelMetrics,
     calls: Arc<calls::Calls>,
 }
 
@@ -160,6 +165,7 @@ impl Metrics {
                 "Problems reported for the published configuration.",
             )?,
             config_reloads: plain("switchyard_config_reloads_total", "Snapshots published.")?,
+            channel: ChannelMetrics::register(&r)?,
             calls: Arc::default(),
             registry: r,
         })

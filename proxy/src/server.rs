@@ -1,5 +1,9 @@
 //! Pingora wiring: the proxy listener, the admin listener, and the background services (config
-//! watch, DNS), plus graceful shutdown.
+//! watch or operator subscription, DNS), plus graceful shutdown.
+//!
+//! Standalone mode loads the manifests before Pingora starts and refuses to start without a
+//! snapshot. Operator mode starts at once: `/readyz` answers 503 (and requests get a 503) until
+//! the operator pushes a snapshot or the snapshot cache is served.
 //!
 //! Shutdown: on SIGTERM Pingora stops accepting and then sleeps for its whole grace period
 //! before it stops the runtimes, even when nothing is in flight. A drain thread watches the
@@ -21,25 +25,39 @@ use pingora::{
     connectors::TransportConnector,
     proxy::http_proxy_service_with_name,
     server::{ExecutionPhase, RunArgs, Server, configuration::ServerConf},
-    services::{background::background_service, listening::Service},
+    services::{ServiceWithDependents, background::background_service, listening::Service},
 };
 
 use crate::{
-    admin::Admin,
+    admin::{Admin, Mode},
     dns::Resolver,
     gateway::{Gateway, Settings},
     health::Ejection,
     metrics::Metrics,
     standalone::Watcher,
     store::Store,
+    subscribe::{self, Subscriber},
     telemetry::Batched,
     upstream::Upstream,
 };
 
+/// Where the configuration comes from.
+pub enum Source {
+    /// Standalone mode: manifests on disk, polled for changes.
+    Manifests {
+        /// The manifest file or folder.
+        path: PathBuf,
+        /// How often the manifests are checked for changes.
+        reload_interval: Duration,
+    },
+    /// Operator mode: snapshots pushed by the operator.
+    Operator(subscribe::Options),
+}
+
 /// How the proxy runs.
 pub struct Options {
-    /// Manifest file or folder (standalone mode).
-    pub config: PathBuf,
+    /// Where the configuration comes from.
+    pub source: Source,
     /// Address of the OpenAI-API listener.
     pub listen: SocketAddr,
     /// Address of the admin listener.
@@ -50,8 +68,6 @@ pub struct Options {
     pub grace_period: Duration,
     /// Request path settings.
     pub settings: Settings,
-    /// How often the manifests are checked for changes.
-    pub reload_interval: Duration,
     /// Passive health settings.
     pub ejection: Ejection,
     /// Where access-log lines go (`None`: no access log).
@@ -64,24 +80,33 @@ pub struct Options {
 pub fn run(options: Options) -> anyhow::Result<()> {
     let store = Arc::new(Store::default());
     let metrics = Metrics::new().context("registering metrics")?;
-    let watcher = Watcher::new(
-        options.config.clone(),
-        Arc::clone(&store),
-        metrics.clone(),
-        options.reload_interval,
-    );
-    // The first load (and its DNS lookups) runs before Pingora starts its own runtimes.
-    let startup = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the startup runtime")?;
-    if !startup.block_on(watcher.reload()) {
-        bail!(
-            "no configuration could be loaded from {}",
-            options.config.display()
-        );
-    }
-    drop(startup);
+    let (mode, config_service) = match options.source {
+        Source::Manifests {
+            path,
+            reload_interval,
+        } => {
+            let watcher = Watcher::new(
+                path.clone(),
+                Arc::clone(&store),
+                metrics.clone(),
+                reload_interval,
+            );
+            first_load(&watcher, &path)?;
+            let service: Box<dyn ServiceWithDependents> =
+                Box::new(background_service("config-watch", watcher));
+            (Mode::Standalone { config: path }, service)
+        }
+        Source::Operator(subscription) => {
+            if subscription.urls.is_empty() {
+                bail!("operator mode needs at least one --operator-url");
+            }
+            let subscriber = Subscriber::new(subscription, Arc::clone(&store), metrics.clone());
+            let mode = Mode::Operator(subscriber.status());
+            let service: Box<dyn ServiceWithDependents> =
+                Box::new(background_service("operator-subscription", subscriber));
+            (mode, service)
+        }
+    };
 
     let conf = ServerConf {
         threads: options.threads,
@@ -112,6 +137,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         Admin {
             store: Arc::clone(&store),
             metrics,
+            mode,
         },
     );
     admin.add_tcp(&options.admin_listen.to_string());
@@ -119,7 +145,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         store,
         refresh: Duration::from_secs(30),
     };
-    server.add_service(background_service("config-watch", watcher));
+    server.add_boxed_service(config_service);
     server.add_service(background_service("dns", resolver));
     server.add_service(proxy);
     server.add_service(admin);
@@ -133,6 +159,19 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         .context("starting the drain thread")?;
     tracing::info!(listen = %options.listen, admin = %options.admin_listen, "serving");
     server.run(RunArgs::default());
+    Ok(())
+}
+
+/// Loads the manifests once, before Pingora starts its own runtimes (with the DNS lookups of
+/// the first snapshot); standalone mode does not start without a snapshot.
+fn first_load(watcher: &Watcher, path: &std::path::Path) -> anyhow::Result<()> {
+    let startup = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the startup runtime")?;
+    if !startup.block_on(watcher.reload()) {
+        bail!("no configuration could be loaded from {}", path.display());
+    }
     Ok(())
 }
 

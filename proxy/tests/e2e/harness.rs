@@ -127,27 +127,45 @@ impl Proxy {
         flags: &[&str],
         env: &[(&str, &str)],
     ) -> Self {
+        Self::launch(Some(manifests), flags, env, true).await
+    }
+
+    /// Starts the proxy in operator mode; `flags` name the operator (`--operator-url`, …).
+    /// With `ready`, waits until it serves a snapshot; otherwise only until its admin listener
+    /// answers.
+    pub async fn start_operator(flags: &[&str], ready: bool) -> Self {
+        Self::launch(None, flags, &[], ready).await
+    }
+
+    async fn launch(
+        manifests: Option<&Manifests>,
+        flags: &[&str],
+        env: &[(&str, &str)],
+        ready: bool,
+    ) -> Self {
         for _ in 0..3 {
             let mut proxy = Self::spawn(manifests, flags, env);
-            if proxy.wait_ready().await {
+            if proxy.wait_up(ready).await {
                 return proxy;
             }
             if proxy.child.try_wait().unwrap().is_none() {
-                panic!("proxy did not become ready in 60 s:\n{}", proxy.log());
+                panic!("proxy did not come up in 60 s:\n{}", proxy.log());
             }
         }
         panic!("the proxy exited at start three times");
     }
 
-    fn spawn(manifests: &Manifests, flags: &[&str], env: &[(&str, &str)]) -> Self {
+    fn spawn(manifests: Option<&Manifests>, flags: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("switchyard.yaml");
-        std::fs::write(&config, manifests.text()).unwrap();
         let log = dir.path().join("proxy.log");
         let (port, admin_port) = (free_port(), free_port());
-        let child = Command::new(env!("CARGO_BIN_EXE_switchyard-proxy"))
-            .arg("--config")
-            .arg(&config)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard-proxy"));
+        if let Some(manifests) = manifests {
+            std::fs::write(&config, manifests.text()).unwrap();
+            command.arg("--config").arg(&config);
+        }
+        let child = command
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(["--admin-listen", &format!("127.0.0.1:{admin_port}")])
             .args(["--threads", "2", "--reload-interval-ms", "100"])
@@ -168,14 +186,16 @@ impl Proxy {
         }
     }
 
-    /// Waits until the proxy answers; false if it exited first.
-    async fn wait_ready(&mut self) -> bool {
+    /// Waits until the proxy is ready (or, without `ready`, until its admin listener answers);
+    /// false if it exited first.
+    async fn wait_up(&mut self, ready: bool) -> bool {
         let client = reqwest::Client::new();
+        let probe = if ready { "/readyz" } else { "/healthz" };
         for _ in 0..1200 {
             if self.child.try_wait().unwrap().is_some() {
                 return false;
             }
-            if let Ok(response) = client.get(self.admin("/readyz")).send().await
+            if let Ok(response) = client.get(self.admin(probe)).send().await
                 && response.status() == 200
                 && client.get(self.url("/v1/models")).send().await.is_ok()
             {

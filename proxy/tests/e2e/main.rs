@@ -8,6 +8,8 @@ mod harness;
 mod admin;
 mod faults;
 mod lifecycle;
+mod operator;
+mod operator_channel;
 mod providers;
 mod reload;
 mod serving;
