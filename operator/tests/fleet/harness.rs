@@ -212,40 +212,97 @@ impl World {
         self.dir.path().join(name)
     }
 
-    /// Starts an operator replica named `identity`, running as the chart's service account.
+    /// The container arguments the chart gives `template`'s only container, as
+    /// `(flag, value)` pairs, so the tests run the binaries the way the chart does.
+    async fn chart_args(&self, template: &str) -> Vec<(String, String)> {
+        self.helm_template(&[template])
+            .await
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("- --"))
+            .filter_map(|arg| arg.split_once('='))
+            .map(|(flag, value)| (format!("--{flag}"), value.to_owned()))
+            .collect()
+    }
+
+    /// The chart's arguments with `overrides` replacing values of the same flag (each
+    /// override must name a flag the chart sets) and `extra` appended.
+    async fn args(
+        &self,
+        template: &str,
+        overrides: &[(&str, String)],
+        extra: &[(&str, String)],
+    ) -> Vec<String> {
+        let mut args = self.chart_args(template).await;
+        for (flag, value) in overrides {
+            let found = args.iter_mut().find(|(f, _)| f == flag);
+            let found =
+                found.unwrap_or_else(|| panic!("the chart no longer sets {flag} in {template}"));
+            found.1.clone_from(value);
+        }
+        args.extend(extra.iter().map(|(f, v)| ((*f).to_owned(), v.clone())));
+        args.into_iter()
+            .map(|(flag, value)| format!("{flag}={value}"))
+            .collect()
+    }
+
+    /// Starts an operator replica named `identity`, running as the chart's service account
+    /// with the chart's arguments (addresses, certificate paths and Lease timing changed).
     pub async fn operator(&self, identity: &str) -> Operator {
         let [admin, channel] = free_ports();
-        let log = self.file(&format!("operator-{identity}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_switchyard-operator"))
-            .env("KUBECONFIG", &self.operator_kubeconfig)
-            .env("RUST_LOG", "info,kube=warn")
-            .args(["--admin-addr", &format!("127.0.0.1:{admin}")])
-            .args(["--channel-addr", &format!("127.0.0.1:{channel}")])
-            .arg("--tls-cert")
-            .arg(self.file("tls.crt"))
-            .arg("--tls-key")
-            .arg(self.file("tls.key"))
-            .args(["--watch-namespace", self.namespace.name()])
-            .args(["--proxy-namespace", self.namespace.name()])
-            .args(["--proxy-service-account", &self.proxy_account()])
-            .args(["--lease-namespace", self.namespace.name()])
-            .args(["--lease-duration-seconds", "3", "--lease-retry-ms", "300"])
-            .args(["--identity", identity])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let operator = Operator {
-            child: Some(child),
+        let mut operator = Operator {
+            child: None,
+            identity: identity.to_owned(),
             admin,
             channel,
-            log,
+            log: self.file(&format!("operator-{identity}.log")),
         };
-        operator.wait_healthy().await;
+        self.start_operator(&mut operator).await;
         operator
     }
 
-    /// Starts a proxy named `name` connected to `operators` with `token`.
+    /// Starts `operator` again on its ports (after [`Operator::kill`]).
+    pub async fn start_operator(&self, operator: &mut Operator) {
+        let overrides = [
+            ("--channel-addr", format!("127.0.0.1:{}", operator.channel)),
+            ("--admin-addr", format!("127.0.0.1:{}", operator.admin)),
+            ("--tls-cert", self.file("tls.crt").display().to_string()),
+            ("--tls-key", self.file("tls.key").display().to_string()),
+            ("--lease-duration-seconds", "3".to_owned()),
+            ("--log-format", "text".to_owned()),
+        ];
+        let extra = [
+            ("--watch-namespace", self.namespace.name().to_owned()),
+            ("--lease-retry-ms", "300".to_owned()),
+            ("--identity", operator.identity.clone()),
+        ];
+        let args = self
+            .args("templates/operator-deployment.yaml", &overrides, &extra)
+            .await;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&operator.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_switchyard-operator"))
+            .env("KUBECONFIG", &self.operator_kubeconfig)
+            .env("RUST_LOG", "info,kube=warn")
+            .env("NO_COLOR", "1")
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        operator.child = Some(child);
+        operator.wait_healthy().await;
+    }
+
+    /// The leader Lease's name, as the chart sets it.
+    pub fn lease_name(&self) -> String {
+        format!("{}-switchyard-operator", self.release)
+    }
+
+    /// Starts a proxy named `name` connected to `operators` with `token`, with the chart's
+    /// arguments (addresses and in-pod paths changed).
     pub async fn proxy(&self, name: &str, operators: &[&Operator], token: &str) -> Proxy {
         let token_file = self.file(&format!("token-{name}"));
         std::fs::write(&token_file, token).unwrap();
@@ -258,23 +315,34 @@ impl World {
             "{} is missing: build it with `cargo build -p switchyard-proxy` (cargo test --workspace does)",
             binary.display()
         );
-        let mut command = Command::new(binary);
-        for operator in operators {
-            command.args(["--operator-url", &operator.channel_url()]);
-        }
-        let child = command
-            .arg("--operator-ca")
-            .arg(self.file("ca.crt"))
-            .arg("--operator-token-file")
-            .arg(&token_file)
-            .arg("--snapshot-cache")
-            .arg(self.file(&format!("snapshot-{name}.json")))
-            .args(["--operator-boot-timeout-seconds", "1"])
-            .args(["--proxy-name", name])
-            .args(["--listen", &format!("127.0.0.1:{listen}")])
-            .args(["--admin-listen", &format!("127.0.0.1:{admin}")])
-            .args(["--threads", "1", "--access-log", "off"])
+        let urls: Vec<String> = operators.iter().map(|o| o.channel_url()).collect();
+        let overrides = [
+            ("--operator-url", urls.join(",")),
+            ("--operator-ca", self.file("ca.crt").display().to_string()),
+            ("--operator-token-file", token_file.display().to_string()),
+            (
+                "--snapshot-cache",
+                self.file(&format!("snapshot-{name}.json"))
+                    .display()
+                    .to_string(),
+            ),
+            ("--listen", format!("127.0.0.1:{listen}")),
+            ("--admin-listen", format!("127.0.0.1:{admin}")),
+            ("--access-log", "off".to_owned()),
+            ("--log-format", "text".to_owned()),
+        ];
+        let extra = [
+            ("--operator-boot-timeout-seconds", "1".to_owned()),
+            ("--proxy-name", name.to_owned()),
+            ("--threads", "1".to_owned()),
+        ];
+        let args = self
+            .args("templates/proxy-deployment.yaml", &overrides, &extra)
+            .await;
+        let child = Command::new(binary)
+            .args(&args)
             .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -306,7 +374,7 @@ impl World {
         serde_json::to_value(api.get(name).await.unwrap()).unwrap()
     }
 
-    /// Waits until condition `type` of the object is `status`; returns the object.
+    /// Waits until condition `kind` of the object is `status`; returns the object.
     pub async fn wait_condition(
         &self,
         plural: &str,
@@ -314,16 +382,29 @@ impl World {
         kind: &str,
         status: &str,
     ) -> Value {
+        self.wait_object(plural, name, |object| {
+            condition(object, kind)["status"] == status
+        })
+        .await
+    }
+
+    /// Waits until the object satisfies `done`; returns it.
+    pub async fn wait_object(
+        &self,
+        plural: &str,
+        name: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let mut object = Value::Null;
         for _ in 0..(PATIENCE.as_millis() / 100) {
             object = self.object(plural, name).await;
-            if condition(&object, kind)["status"] == status {
+            if done(&object) {
                 return object;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!(
-            "{plural}/{name} never had {kind}={status}: {:#}",
+            "{plural}/{name} never reached the expected state: {:#}",
             object["status"]
         );
     }
@@ -349,6 +430,7 @@ pub fn free_ports<const N: usize>() -> [u16; N] {
 /// An operator process.
 pub struct Operator {
     child: Option<Child>,
+    identity: String,
     admin: u16,
     channel: u16,
     log: PathBuf,

@@ -34,7 +34,7 @@ async fn a_second_replica_takes_over_leadership() {
     first.kill();
     second.wait_fleet(|f| f["leader"] == true).await;
     let leases: kube::Api<Lease> = world.namespace.api();
-    let lease = leases.get("switchyard-operator").await.unwrap();
+    let lease = leases.get(&world.lease_name()).await.unwrap();
     let spec = lease.spec.unwrap();
     assert_eq!(spec.holder_identity.as_deref(), Some("op-b"));
     assert!(spec.lease_transitions.unwrap_or(0) >= 1);

@@ -58,9 +58,11 @@ async fn applied_resources_are_served_and_become_programmed() {
     world.kubectl_apply(&changed).await;
     proxies[0].wait_serves("m1-alias").await;
     let route = world
-        .wait_condition("airoutes", "m1", "Programmed", "True")
+        .wait_object("airoutes", "m1", |route| {
+            condition(route, "Programmed")["observedGeneration"] == 2
+        })
         .await;
-    assert_eq!(condition(&route, "Programmed")["observedGeneration"], 2);
+    assert_eq!(condition(&route, "Programmed")["status"], "True");
 
     // A deleted route stops being served.
     world.kubectl_delete("airoute", "m1").await;

@@ -48,9 +48,10 @@ async fn the_operator_killed_under_load_costs_no_request_and_resyncs_when_back()
     assert_eq!(proxy.chat("later").await.0, 404, "nobody compiled it yet");
     let served_while_away = ok.load(Ordering::Relaxed);
 
-    let back = world.operator("op-0").await;
+    world.start_operator(&mut operator).await;
     proxy.wait_serves("later").await;
-    back.wait_fleet(|f| f["proxies"].as_array().is_some_and(|p| p.len() == 1))
+    operator
+        .wait_fleet(|f| f["proxies"].as_array().is_some_and(|p| p.len() == 1))
         .await;
     stop.store(true, Ordering::Relaxed);
     for client in clients {
