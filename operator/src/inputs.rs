@@ -13,6 +13,7 @@ use std::{
     collections::HashMap,
     hash::{Hash, Hasher},
     sync::Arc,
+    time::Duration,
 };
 
 use futures::{StreamExt, TryStreamExt};
@@ -147,7 +148,7 @@ where
     let changed = Arc::clone(changed);
     let metrics = metrics.clone();
     let events = watcher(api, config)
-        .default_backoff()
+        .backoff(watch_backoff())
         // Managed fields are a large share of each object and nothing here reads them.
         .modify(|object: &mut K| object.managed_fields_mut().clear())
         .reflect(writer);
@@ -176,6 +177,17 @@ where
         }
     });
     reader
+}
+
+/// Retries a failed watch after 250 ms doubling to 5 s (kube's default grows to 30 s): a fresh
+/// install whose RBAC is not yet in effect, or an API server restart, heals within seconds.
+fn watch_backoff() -> watcher::ExponentialBackoff {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(250))
+        .with_max_delay(Duration::from_secs(5))
+        .with_jitter()
+        .without_max_times()
+        .into()
 }
 
 fn key<K: Resource>(object: &K) -> String {
