@@ -90,12 +90,13 @@ impl Caches {
         }
     }
 
-    /// Waits until every watch has listed its objects once.
+    /// Waits until every watch has listed its objects once, saying which one it still waits
+    /// for every ten seconds.
     pub async fn ready(&self) -> bool {
-        self.models.wait_until_ready().await.is_ok()
-            && self.routes.wait_until_ready().await.is_ok()
-            && self.policies.wait_until_ready().await.is_ok()
-            && self.secrets.wait_until_ready().await.is_ok()
+        listed(&self.models).await
+            && listed(&self.routes).await
+            && listed(&self.policies).await
+            && listed(&self.secrets).await
     }
 
     /// A copy of everything, for one compilation.
@@ -110,6 +111,20 @@ impl Caches {
                 .iter()
                 .map(|s| SecretData::from(&**s))
                 .collect(),
+        }
+    }
+}
+
+async fn listed<K>(store: &Store<K>) -> bool
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    let wait = store.wait_until_ready();
+    tokio::pin!(wait);
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), &mut wait).await {
+            Ok(listed) => return listed.is_ok(),
+            Err(_) => tracing::warn!(kind = %K::kind(&()), "still waiting for the first list"),
         }
     }
 }

@@ -285,7 +285,11 @@ impl World {
             .unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_switchyard-operator"))
             .env("KUBECONFIG", &self.operator_kubeconfig)
-            .env("RUST_LOG", "info,kube=warn")
+            // SWITCHYARD_TEST_OPERATOR_LOG overrides the filter when a test needs digging into.
+            .env(
+                "RUST_LOG",
+                std::env::var("SWITCHYARD_TEST_OPERATOR_LOG").unwrap_or("info,kube=warn".into()),
+            )
             .env("NO_COLOR", "1")
             .args(&args)
             .stdout(Stdio::null())
@@ -580,6 +584,11 @@ impl Proxy {
 
     /// Waits until `model` is served with 200; returns how long it took.
     pub async fn wait_serves(&self, model: &str) -> Duration {
+        self.wait_serves_or(model, String::new).await
+    }
+
+    /// [`Proxy::wait_serves`], adding `context()` (another process's log) to a failure.
+    pub async fn wait_serves_or(&self, model: &str, context: impl Fn() -> String) -> Duration {
         let started = std::time::Instant::now();
         let mut last = (0, String::new());
         for _ in 0..(PATIENCE.as_millis() / 20) {
@@ -589,7 +598,7 @@ impl Proxy {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("{model} was never served: {last:?}\n{}", self.log());
+        panic!("{model} was never served: {last:?}\n{}\n{}", self.log(), context());
     }
 
     /// `/config` as JSON.

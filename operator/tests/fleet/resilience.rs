@@ -49,7 +49,7 @@ async fn the_operator_killed_under_load_costs_no_request_and_resyncs_when_back()
     let served_while_away = ok.load(Ordering::Relaxed);
 
     world.start_operator(&mut operator).await;
-    proxy.wait_serves("later").await;
+    proxy.wait_serves_or("later", || operator.log()).await;
     operator
         .wait_fleet(|f| f["proxies"].as_array().is_some_and(|p| p.len() == 1))
         .await;
