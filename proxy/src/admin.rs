@@ -9,7 +9,7 @@ use http::{Response, StatusCode};
 use pingora::{apps::http_app::ServeHttp, protocols::http::ServerSession};
 use serde_json::{Value, json};
 
-use crate::{metrics::Metrics, store::Store, subscribe};
+use crate::{metrics::Metrics, redis::Redis, store::Store, subscribe};
 
 /// Where the served configuration comes from.
 #[derive(Clone, Debug)]
@@ -29,6 +29,8 @@ pub struct Admin {
     pub store: Arc<Store>,
     /// Metrics to expose.
     pub metrics: Metrics,
+    /// The shared Redis, if any.
+    pub redis: Option<Arc<Redis>>,
     /// Where the configuration comes from.
     pub mode: Mode,
 }
@@ -81,6 +83,10 @@ impl Admin {
                     fields.insert("mode".to_owned(), "operator".into());
                     fields.insert("operator".to_owned(), json!(status.report()));
                 }
+            }
+            if let Some(redis) = &self.redis {
+                let redis = json!({"address": redis.address(), "up": redis.is_up()});
+                fields.insert("redis".to_owned(), redis);
             }
         }
         config

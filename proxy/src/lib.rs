@@ -18,6 +18,7 @@ pub mod ingress;
 pub mod metrics;
 pub mod models;
 pub mod pipeline;
+pub mod redis;
 pub mod respond;
 pub mod route;
 pub mod server;

@@ -60,6 +60,10 @@ struct Args {
     /// Where the access log goes: one JSON object per request (never prompts or keys).
     #[arg(long, env = "SWITCHYARD_ACCESS_LOG", value_enum, default_value_t = AccessLog::Stdout)]
     access_log: AccessLog,
+    /// The shared Redis for global rate limits, budgets and the shared cache tier:
+    /// redis://[:PASSWORD@]HOST[:PORT][/DB] or rediss:// for TLS. Normally from a Secret.
+    #[arg(long, env = "SWITCHYARD_REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
     #[command(flatten)]
     operator: OperatorArgs,
 }
@@ -189,6 +193,11 @@ fn run(args: Args, access_log: Option<Batched>, flushes: Vec<Flush>) -> anyhow::
             ExitCode::FAILURE
         });
     }
+    let redis = args
+        .redis_url
+        .as_deref()
+        .map(switchyard_proxy::redis::Redis::new)
+        .transpose()?;
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
@@ -206,6 +215,7 @@ fn run(args: Args, access_log: Option<Batched>, flushes: Vec<Flush>) -> anyhow::
             cool_down: Duration::from_secs(args.eject_seconds),
         },
         access_log,
+        redis,
         before_exit: Box::new(move || flushes.iter().for_each(Flush::now)),
     })?;
     Ok(ExitCode::SUCCESS)

@@ -43,6 +43,8 @@ pub struct Metrics {
     pub config_problems: IntGauge,
     /// Snapshots published.
     pub config_reloads: IntCounter,
+    /// 1 while the shared Redis answers (absent without `--redis-url`).
+    pub redis_up: IntGauge,
     /// The config channel to the operator.
     pub channel: ChannelMetrics,
     calls: Arc<calls::Calls>,
@@ -165,6 +167,10 @@ impl Metrics {
                 "Problems reported for the published configuration.",
             )?,
             config_reloads: plain("switchyard_config_reloads_total", "Snapshots published.")?,
+            redis_up: gauge(
+                "switchyard_redis_up",
+                "1 while the shared Redis (--redis-url) answers, 0 while it does not.",
+            )?,
             channel: ChannelMetrics::register(&r)?,
             calls: Arc::default(),
             registry: r,

@@ -34,6 +34,7 @@ use crate::{
     gateway::{Gateway, Settings},
     health::Ejection,
     metrics::Metrics,
+    redis::{Redis, RedisCheck},
     standalone::Watcher,
     store::Store,
     subscribe::{self, Subscriber},
@@ -72,6 +73,8 @@ pub struct Options {
     pub ejection: Ejection,
     /// Where access-log lines go (`None`: no access log).
     pub access_log: Option<Batched>,
+    /// The shared Redis, if `--redis-url` names one.
+    pub redis: Option<Arc<Redis>>,
     /// Called right before the process exits after draining (flushes logs).
     pub before_exit: Box<dyn FnOnce() + Send>,
 }
@@ -117,6 +120,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
+    let metrics_for_redis = metrics.clone();
     let in_flight = Arc::new(AtomicUsize::new(0));
     let gateway = Gateway {
         store: Arc::clone(&store),
@@ -138,6 +142,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
             store: Arc::clone(&store),
             metrics,
             mode,
+            redis: options.redis.clone(),
         },
     );
     admin.add_tcp(&options.admin_listen.to_string());
@@ -147,6 +152,13 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     };
     server.add_boxed_service(config_service);
     server.add_service(background_service("dns", resolver));
+    if let Some(redis) = options.redis.clone() {
+        let check = RedisCheck {
+            redis,
+            metrics: metrics_for_redis,
+        };
+        server.add_service(background_service("redis", check));
+    }
     server.add_service(proxy);
     server.add_service(admin);
 

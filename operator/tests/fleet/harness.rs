@@ -598,7 +598,11 @@ impl Proxy {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("{model} was never served: {last:?}\n{}\n{}", self.log(), context());
+        panic!(
+            "{model} was never served: {last:?}\n{}\n{}",
+            self.log(),
+            context()
+        );
     }
 
     /// `/config` as JSON.

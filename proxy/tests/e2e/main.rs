@@ -11,6 +11,7 @@ mod lifecycle;
 mod operator;
 mod operator_channel;
 mod providers;
+mod redis;
 mod reload;
 mod serving;
 mod tls;

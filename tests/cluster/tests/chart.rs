@@ -30,6 +30,7 @@ const EVERYTHING: &[&str] = &[
     "proxy.replicas=4",
     "proxy.service.type=LoadBalancer",
     "proxy.topologySpread=false",
+    "redis.existingSecret=redis-credentials",
 ];
 
 struct Output {
