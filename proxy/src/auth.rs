@@ -1,36 +1,153 @@
-//! Who is calling. A route is closed unless a policy that covers it admits the caller: today
-//! the data plane admits anonymous callers where a policy says `anonymous: true`, and refuses
-//! every request to a route covered by an invalid policy.
+//! Who is calling, and whether they may. A route is closed unless a policy that covers it
+//! admits the caller:
+//! - an API key (`Authorization: Bearer`, `x-api-key` or `api-key`) known to any of the
+//!   route's policies authenticates as that key's subject and groups;
+//! - without a credential, a policy with `anonymous: true` admits the caller as `anonymous`;
+//! - a credential that no policy knows is refused (401), even where anonymous access is
+//!   allowed: a client that sends a key wants to hear that it is wrong;
+//! - a route covered by an invalid policy refuses every request (503).
+//!
+//! Then every policy with authorization rules must allow the caller, the route and the model
+//! (403 otherwise).
 
-use switchyard_crds::{Snapshot, snapshot::Route};
+pub mod authorize;
+pub mod keys;
 
-use crate::errors::GatewayError;
+use std::sync::Arc;
+
+use http::HeaderMap;
+use switchyard_crds::snapshot::{Policy, Route};
+
+use crate::{errors::GatewayError, store::State};
+
+use self::{
+    authorize::Rule,
+    keys::{KeyOwner, KeyTable},
+};
 
 /// The authenticated caller.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Principal {
     /// A caller a policy admits without credentials.
     Anonymous,
+    /// The owner of an API key.
+    Key(Arc<KeyOwner>),
+}
+
+impl Principal {
+    /// The subject, as authorization rules and logs name it.
+    pub fn subject(&self) -> &str {
+        match self {
+            Self::Anonymous => "anonymous",
+            Self::Key(owner) => &owner.subject,
+        }
+    }
+
+    /// The subject's groups.
+    pub fn groups(&self) -> impl Iterator<Item = &str> {
+        let groups: &[Box<str>] = match self {
+            Self::Anonymous => &[],
+            Self::Key(owner) => &owner.groups,
+        };
+        groups.iter().map(|g| &**g)
+    }
+}
+
+/// A policy ready for the hot path: its keys and its compiled rules.
+#[derive(Debug)]
+pub struct PolicyState {
+    keys: KeyTable,
+    anonymous: bool,
+    /// `None`: every authenticated caller may use everything the policy covers.
+    rules: Option<Box<[Rule]>>,
+}
+
+impl PolicyState {
+    /// Prepares `policy` once per snapshot.
+    pub fn new(policy: &Policy) -> Self {
+        let authentication = policy.authentication.as_ref();
+        Self {
+            keys: authentication.map_or_else(KeyTable::default, |a| {
+                KeyTable::new(&policy.source.namespace, &a.api_keys)
+            }),
+            anonymous: authentication.is_some_and(|a| a.anonymous),
+            rules: policy
+                .authorization
+                .as_ref()
+                .map(|rules| rules.iter().map(Rule::new).collect()),
+        }
+    }
+}
+
+/// The API key a request presents, if any: `Authorization: Bearer KEY` (the scheme in any
+/// case), else `x-api-key` (Anthropic's header), else `api-key` (Azure's).
+pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    let bearer = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim());
+    bearer
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
+        .or_else(|| headers.get("api-key").and_then(|v| v.to_str().ok()))
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
 }
 
 /// Authenticates a request to `route`.
-pub fn authenticate(snapshot: &Snapshot, route: &Route) -> Result<Principal, GatewayError> {
+pub fn authenticate(
+    state: &State,
+    route: &Route,
+    headers: &HeaderMap,
+) -> Result<Principal, GatewayError> {
     if let Some(invalid) = route.invalid_policies.first() {
         return Err(GatewayError::InvalidPolicy(invalid.clone()));
     }
-    let anonymous = route
+    let policies = || {
+        route
+            .policies
+            .iter()
+            .filter_map(|idx| state.policies.get(*idx as usize))
+    };
+    match presented_key(headers) {
+        Some(key) => {
+            let digest = keys::digest(key);
+            policies()
+                .find_map(|policy| policy.keys.find(&digest))
+                .map(|owner| Principal::Key(Arc::clone(owner)))
+                .ok_or(GatewayError::InvalidApiKey {
+                    digest_prefix: hex::encode(&digest[..4]),
+                })
+        }
+        None if policies().any(|policy| policy.anonymous) => Ok(Principal::Anonymous),
+        None => Err(GatewayError::Unauthenticated),
+    }
+}
+
+/// Checks that every policy of `route` with rules lets `principal` ask for `model`.
+pub fn authorize(
+    state: &State,
+    route: &Route,
+    principal: &Principal,
+    model: &str,
+) -> Result<(), GatewayError> {
+    let allowed = route
         .policies
         .iter()
-        .filter_map(|idx| snapshot.policy(*idx))
-        .any(|policy| {
-            policy
-                .authentication
-                .as_ref()
-                .is_some_and(|authentication| authentication.anonymous)
+        .filter_map(|idx| state.policies.get(*idx as usize))
+        .filter_map(|policy| policy.rules.as_deref())
+        .all(|rules| {
+            rules
+                .iter()
+                .any(|rule| rule.allows(principal, &route.source.name, model))
         });
-    if anonymous {
-        Ok(Principal::Anonymous)
+    if allowed {
+        Ok(())
     } else {
-        Err(GatewayError::Unauthenticated)
+        Err(GatewayError::Forbidden {
+            subject: principal.subject().to_owned(),
+            model: model.to_owned(),
+        })
     }
 }

@@ -43,9 +43,25 @@ pub enum GatewayError {
     /// A policy that covers the route is invalid, so the route refuses requests.
     #[error("the route for this model is closed because policy {} is invalid; see the AIPolicy's status", display(.0))]
     InvalidPolicy(ObjectRef),
-    /// No policy admits the caller.
-    #[error("no credentials the route accepts were presented")]
+    /// No credential was presented and no policy admits anonymous callers.
+    #[error(
+        "no API key was presented; send it as `Authorization: Bearer KEY`, `x-api-key` or `api-key`"
+    )]
     Unauthenticated,
+    /// A credential was presented that no policy of the route knows.
+    #[error("the API key is not valid for this model")]
+    InvalidApiKey {
+        /// The first bytes of the key's SHA-256, hex, for logs (never the key).
+        digest_prefix: String,
+    },
+    /// The caller is authenticated but a policy does not let it use this route or model.
+    #[error("`{subject}` is not allowed to use the model `{model}`")]
+    Forbidden {
+        /// Who asked.
+        subject: String,
+        /// The public model name asked for.
+        model: String,
+    },
     /// Every candidate was ejected or unusable and nothing was sent.
     #[error("no backend of route {0} can serve this request")]
     NoBackend(String),
@@ -119,7 +135,10 @@ impl GatewayError {
             Self::UnknownModel(_) => (404, ErrorKind::NotFound, None),
             Self::NotReady => (503, ErrorKind::Overloaded, Some(1)),
             Self::InvalidPolicy(_) => (503, ErrorKind::Api, None),
-            Self::Unauthenticated => (401, ErrorKind::Authentication, None),
+            Self::Unauthenticated | Self::InvalidApiKey { .. } => {
+                (401, ErrorKind::Authentication, None)
+            }
+            Self::Forbidden { .. } => (403, ErrorKind::PermissionDenied, None),
             Self::NoBackend(_) => (503, ErrorKind::Overloaded, Some(1)),
             Self::Upstream(failure) => return failure.response(),
         };
@@ -127,6 +146,20 @@ impl GatewayError {
             status,
             kind,
             retry_after,
+        }
+    }
+}
+
+impl GatewayError {
+    /// The security event this error is (the `reason` label of
+    /// `switchyard_security_events_total`), if it is one.
+    pub fn security_event(&self) -> Option<&'static str> {
+        match self {
+            Self::Unauthenticated => Some("missing_credentials"),
+            Self::InvalidApiKey { .. } => Some("invalid_api_key"),
+            Self::Forbidden { .. } => Some("forbidden"),
+            Self::InvalidPolicy(_) => Some("invalid_policy"),
+            _ => None,
         }
     }
 }

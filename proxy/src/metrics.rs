@@ -43,6 +43,8 @@ pub struct Metrics {
     pub config_problems: IntGauge,
     /// Snapshots published.
     pub config_reloads: IntCounter,
+    /// Refused authentications and authorizations, by reason.
+    pub security_events: IntCounterVec,
     /// 1 while the shared Redis answers (absent without `--redis-url`).
     pub redis_up: IntGauge,
     /// The config channel to the operator.
@@ -167,6 +169,12 @@ impl Metrics {
                 "Problems reported for the published configuration.",
             )?,
             config_reloads: plain("switchyard_config_reloads_total", "Snapshots published.")?,
+            security_events: counter(
+                &r,
+                "switchyard_security_events_total",
+                "Requests refused with 401 or 403 (and routes closed by an invalid policy), by reason.",
+                &["reason"],
+            )?,
             redis_up: gauge(
                 "switchyard_redis_up",
                 "1 while the shared Redis (--redis-url) answers, 0 while it does not.",

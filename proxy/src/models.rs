@@ -3,21 +3,28 @@
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
+use http::HeaderMap;
 use serde_json::json;
 use switchyard_crds::snapshot::index::is_glob;
 
 use crate::{auth, store::State};
 
-/// The list body: exact public names of routes that admit the caller (globs name no model).
-pub fn list(state: &State) -> Bytes {
-    let snapshot = &state.snapshot;
-    let names: BTreeSet<&str> = snapshot
+/// The list body: the exact public names (globs name no model) of routes that admit the
+/// caller and that its policies let it use.
+pub fn list(state: &State, headers: &HeaderMap) -> Bytes {
+    let names: BTreeSet<&str> = state
+        .snapshot
         .content
         .routes
         .iter()
-        .filter(|route| auth::authenticate(snapshot, route).is_ok())
-        .flat_map(|route| route.models.iter())
-        .filter(|name| !is_glob(name))
+        .filter_map(|route| Some((route, auth::authenticate(state, route, headers).ok()?)))
+        .flat_map(|(route, principal)| {
+            route
+                .models
+                .iter()
+                .filter(|name| !is_glob(name))
+                .filter(move |name| auth::authorize(state, route, &principal, name).is_ok())
+        })
         .map(String::as_str)
         .collect();
     let data: Vec<_> = names

@@ -41,15 +41,38 @@ pub async fn handle(
         (Err(error), _) => Err(error),
         (Ok(_), None) => Err(GatewayError::NotReady),
         (Ok(Endpoint::Models), Some(state)) => {
-            let body = models::list(&state);
+            let body = models::list(&state, &session.req_header().headers);
             return respond::json(session, ctx, 200, body).await.map(|()| true);
         }
         (Ok(Endpoint::Api(api)), Some(state)) => serve(gateway, session, ctx, &state, api).await,
     };
     if let Err(error) = result {
+        if let Some(reason) = error.security_event() {
+            security_event(gateway, ctx, reason, &error);
+        }
         respond::error(session, ctx, style, &error).await?;
     }
     Ok(true)
+}
+
+/// Counts and logs a refused request: the route, the reason and the subject or the key's
+/// digest prefix — never the credential.
+fn security_event(gateway: &Gateway, ctx: &RequestCtx, reason: &'static str, error: &GatewayError) {
+    gateway
+        .metrics
+        .security_events
+        .with_label_values(&[reason])
+        .inc();
+    let route = ctx.route.as_deref().unwrap_or("-");
+    match error {
+        GatewayError::InvalidApiKey { digest_prefix } => {
+            tracing::warn!(reason, route, key_sha256_prefix = %digest_prefix, "request refused");
+        }
+        GatewayError::Forbidden { subject, model } => {
+            tracing::warn!(reason, route, subject, model, "request refused");
+        }
+        _ => tracing::warn!(reason, route, "request refused"),
+    }
 }
 
 async fn serve(
@@ -78,7 +101,8 @@ async fn serve(
         return Err(GatewayError::UnknownModel(request.model().to_owned()));
     };
     ctx.route = Some(route_state.label.clone());
-    auth::authenticate(&state.snapshot, route)?;
+    let principal = auth::authenticate(state, route, &session.req_header().headers)?;
+    auth::authorize(state, route, &principal, request.model())?;
     let estimate = balance::Estimate {
         input_tokens: body.len() as u64 / 4,
         output_tokens: request

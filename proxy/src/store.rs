@@ -14,7 +14,7 @@ use switchyard_crds::{
     snapshot::{Model, Route, Source},
 };
 
-use crate::{balance::BackendLoad, health::Health, upstream::pool::Pool};
+use crate::{auth::PolicyState, balance::BackendLoad, health::Health, upstream::pool::Pool};
 
 /// Runtime state of one model, kept across snapshot swaps while the model is unchanged.
 #[derive(Debug)]
@@ -68,6 +68,8 @@ pub struct State {
     pub backends: Vec<Arc<BackendState>>,
     /// Labels per route, indexed like `snapshot.content.routes`.
     pub routes: Vec<RouteState>,
+    /// Key tables and rules per policy, indexed like `snapshot.content.policies`.
+    pub policies: Vec<PolicyState>,
 }
 
 impl State {
@@ -98,10 +100,17 @@ impl State {
             .iter()
             .map(RouteState::new)
             .collect();
+        let policies = snapshot
+            .content
+            .policies
+            .iter()
+            .map(PolicyState::new)
+            .collect();
         Self {
             snapshot,
             backends,
             routes,
+            policies,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod access;
 mod admin;
 mod faults;
 mod lifecycle;
