@@ -12,7 +12,7 @@ use std::{
 
 use bytes::Bytes;
 use switchyard_crds::channel::Ack;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
 use crate::metrics::Metrics;
 
@@ -69,8 +69,8 @@ pub struct Fleet {
     newest: watch::Sender<Option<Arc<Published>>>,
     proxies: Mutex<BTreeMap<u64, ProxyState>>,
     next_id: std::sync::atomic::AtomicU64,
-    /// Notified when a proxy connects, acks, refuses or leaves.
-    pub changed: Notify,
+    /// Bumped when a proxy connects, acks, refuses or leaves; each watcher subscribes.
+    changed: watch::Sender<u64>,
     metrics: Metrics,
 }
 
@@ -81,7 +81,7 @@ impl Fleet {
             newest: watch::Sender::new(None),
             proxies: Mutex::default(),
             next_id: 1.into(),
-            changed: Notify::new(),
+            changed: watch::Sender::new(0),
             metrics,
         }
     }
@@ -129,11 +129,37 @@ impl Fleet {
             .connected_proxies
             .set(i64::try_from(count).unwrap_or(i64::MAX));
         tracing::info!(proxy = %name, connected = count, "proxy connected");
-        self.changed.notify_one();
+        self.touch();
         Member {
             fleet: Arc::clone(self),
             id,
             name,
+        }
+    }
+
+    /// Changes of the fleet (connects, answers, departures), for whoever waits on them.
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    fn touch(&self) {
+        self.changed.send_modify(|epoch| *epoch += 1);
+    }
+
+    /// Waits until every connected proxy acked `version` or `limit` passed; returns whether
+    /// they all did.
+    pub async fn wait_synced(&self, version: u64, limit: std::time::Duration) -> bool {
+        let mut changes = self.changes();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let (synced, total) = self.view().synced(version);
+            if synced == total {
+                return true;
+            }
+            tokio::select! {
+                changed = changes.changed() => if changed.is_err() { return false },
+                () = tokio::time::sleep_until(deadline) => return false,
+            }
         }
     }
 
@@ -213,7 +239,7 @@ impl Member {
                 }
             }
         }
-        self.fleet.changed.notify_one();
+        self.fleet.touch();
     }
 }
 
@@ -238,7 +264,7 @@ impl Drop for Member {
             .connected_proxies
             .set(i64::try_from(count).unwrap_or(i64::MAX));
         tracing::info!(proxy = %self.name, connected = count, "proxy disconnected");
-        self.fleet.changed.notify_one();
+        self.fleet.touch();
     }
 }
 

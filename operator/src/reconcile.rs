@@ -36,6 +36,11 @@ use crate::{
 const QUIET: Duration = Duration::from_millis(50);
 /// The longest a compilation waits for quiet, so a steady trickle of changes still gets out.
 const MAX_WAIT: Duration = Duration::from_millis(300);
+/// The longest a new snapshot waits for the fleet to take the previous one. A burst of changes
+/// (a bulk apply) then becomes a few snapshots the fleet can absorb rather than one every
+/// 300 ms, each decoded by every proxy; a single change is not delayed, since the fleet has
+/// long acked the snapshot before it.
+const FLEET_WAIT: Duration = Duration::from_secs(2);
 
 /// One problem of one object, as its status shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,6 +114,9 @@ impl Reconciler {
             }
             let started = Instant::now();
             settle(&self.changed, started).await;
+            if last.snapshot.is_some() {
+                self.fleet.wait_synced(last.version, FLEET_WAIT).await;
+            }
             if let Err(error) = self.round(&mut last, started).await {
                 self.metrics
                     .reconcile_errors

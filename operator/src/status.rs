@@ -23,7 +23,7 @@ use switchyard_crds::{
     conditions::{Condition, ConditionStatus, ConditionType, ObjectStatus, ProxyCounts},
     problems::{Kind, ObjectRef},
 };
-use tokio::{sync::watch, time::Instant};
+use tokio::sync::watch;
 
 use crate::{
     fleet::{Fleet, FleetView},
@@ -112,13 +112,14 @@ impl StatusWriter {
             },
         );
         let mut in_flight = InFlight::new();
+        let mut fleet_changes = self.fleet.changes();
         let mut retry = false;
         let mut seen_version = 0;
         loop {
             if !retry {
                 tokio::select! {
                     changed = self.rounds.changed() => if changed.is_err() { return },
-                    () = self.fleet.changed.notified() => {}
+                    changed = fleet_changes.changed() => if changed.is_err() { return },
                     changed = self.leading.changed() => if changed.is_err() { return },
                 }
             }
@@ -134,7 +135,7 @@ impl StatusWriter {
             }
             if round.version != seen_version {
                 seen_version = round.version;
-                self.wait_for_acks(round.version).await;
+                self.fleet.wait_synced(round.version, ACK_WAIT).await;
             }
             let view = self.fleet.view();
             let pass = Pass {
@@ -160,21 +161,6 @@ impl StatusWriter {
             if retry {
                 tracing::warn!(failed, "some status writes failed; retrying");
                 tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        }
-    }
-
-    /// Waits until every connected proxy acked `version`, or [`ACK_WAIT`].
-    async fn wait_for_acks(&self, version: u64) {
-        let deadline = Instant::now() + ACK_WAIT;
-        loop {
-            let (synced, total) = self.fleet.view().synced(version);
-            if synced == total {
-                return;
-            }
-            tokio::select! {
-                () = self.fleet.changed.notified() => {}
-                () = tokio::time::sleep_until(deadline) => return,
             }
         }
     }
@@ -437,7 +423,7 @@ mod tests {
             version: 9,
             findings: [(object.clone(), findings)].into(),
             since: Arc::new(since.map(|s| (object.clone(), s)).into_iter().collect()),
-            started: Instant::now(),
+            started: tokio::time::Instant::now(),
         };
         (round, object)
     }
