@@ -35,7 +35,7 @@ use crate::{
 /// The field manager of every status write.
 pub const MANAGER: &str = "switchyard-operator";
 /// How long status waits for the fleet to ack a new snapshot before writing anyway.
-const ACK_WAIT: Duration = Duration::from_secs(1);
+const ACK_WAIT: Duration = Duration::from_secs(2);
 /// Status writes in flight at once.
 const CONCURRENCY: usize = 64;
 /// The longest condition message the CRD schema allows.

@@ -363,6 +363,11 @@ impl World {
 
     /// One object of this namespace as JSON (`kind` is the plural, e.g. `airoutes`).
     pub async fn object(&self, plural: &str, name: &str) -> Value {
+        serde_json::to_value(self.api(plural).get(name).await.unwrap()).unwrap()
+    }
+
+    /// An admin `Api` for one of Switchyard's kinds in this namespace, by plural.
+    pub fn api(&self, plural: &str) -> Api<DynamicObject> {
         let resource = kube::api::ApiResource {
             group: "switchyard.dev".into(),
             version: "v1alpha1".into(),
@@ -370,12 +375,11 @@ impl World {
             kind: String::new(),
             plural: plural.into(),
         };
-        let api: Api<DynamicObject> = Api::namespaced_with(
+        Api::namespaced_with(
             self.namespace.client().clone(),
             self.namespace.name(),
             &resource,
-        );
-        serde_json::to_value(api.get(name).await.unwrap()).unwrap()
+        )
     }
 
     /// Waits until condition `kind` of the object is `status`; returns the object.
