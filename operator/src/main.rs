@@ -19,6 +19,7 @@ mod metrics;
 mod reconcile;
 mod serve;
 mod status;
+mod tls;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -63,6 +64,10 @@ struct Args {
         default_value = "/etc/switchyard/tls/tls.key"
     )]
     tls_key: PathBuf,
+    /// Seconds between reads of the certificate files (renewals are picked up without a
+    /// restart).
+    #[arg(long, env = "SWITCHYARD_TLS_RELOAD_SECONDS", default_value_t = 30)]
+    tls_reload_seconds: u64,
     /// Namespace of the proxies' service account (default: this pod's namespace).
     #[arg(long, env = "SWITCHYARD_PROXY_NAMESPACE")]
     proxy_namespace: Option<String>,
@@ -133,7 +138,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("connecting to the Kubernetes API (in-cluster config or KUBECONFIG)")?;
-    let tls = serve::tls_acceptor(&args.tls_cert, &args.tls_key)?;
+    let certificates = tls::Certificates::load(&args.tls_cert, &args.tls_key)?;
+    let tls = certificates.acceptor()?;
     let channel_listener = tokio::net::TcpListener::bind(args.channel_addr)
         .await
         .with_context(|| format!("listening on {}", args.channel_addr))?;
@@ -183,6 +189,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         metrics: metrics.clone(),
     });
     tokio::spawn(serve::run(channel_listener, tls, channel, shutdown.clone()));
+    tokio::spawn(certificates.reload(
+        Duration::from_secs(args.tls_reload_seconds.max(1)),
+        shutdown.clone(),
+    ));
     let admin = Arc::new(Admin {
         metrics: metrics.clone(),
         fleet: Arc::clone(&fleet),
