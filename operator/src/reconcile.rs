@@ -65,6 +65,8 @@ pub struct Round {
     pub since: Arc<HashMap<ObjectRef, (i64, u64)>>,
     /// When the first change of this round was seen.
     pub started: Instant,
+    /// When `version` was published.
+    pub published: Instant,
 }
 
 /// The loop's inputs and outputs.
@@ -87,6 +89,7 @@ pub struct Reconciler {
 #[derive(Default)]
 struct Last {
     version: u64,
+    published: Option<Instant>,
     snapshot: Option<Snapshot>,
     since: Arc<HashMap<ObjectRef, (i64, u64)>>,
 }
@@ -157,6 +160,7 @@ impl Reconciler {
                 "snapshot published"
             );
             last.version = version;
+            last.published = Some(Instant::now());
             last.snapshot = Some(snapshot);
         }
         self.rounds.send_replace(Some(Arc::new(Round {
@@ -164,6 +168,7 @@ impl Reconciler {
             findings,
             since: Arc::clone(&last.since),
             started,
+            published: last.published.unwrap_or(started),
         })));
         Ok(())
     }
@@ -187,6 +192,7 @@ impl Reconciler {
         }
         tracing::info!(version, "leading: snapshot re-stamped");
         last.version = version;
+        last.published = Some(Instant::now());
         last.snapshot = Some(snapshot);
         let previous = self.rounds.borrow().clone();
         if let Some(round) = previous {
@@ -195,6 +201,7 @@ impl Reconciler {
                 findings: round.findings.clone(),
                 since: Arc::clone(&last.since),
                 started: Instant::now(),
+                published: Instant::now(),
             })));
         }
     }

@@ -5,7 +5,15 @@
 //! After a new snapshot is published the writer waits (up to [`ACK_WAIT`]) for the fleet to ack
 //! it, so a new object usually gets one write with `Programmed=True` rather than two.
 
-use std::{collections::HashMap, fmt::Debug, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    fmt::Debug,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
@@ -23,7 +31,7 @@ use switchyard_crds::{
     conditions::{Condition, ConditionStatus, ConditionType, ObjectStatus, ProxyCounts},
     problems::{Kind, ObjectRef},
 };
-use tokio::sync::watch;
+use tokio::{sync::watch, time::Instant};
 
 use crate::{
     fleet::{Fleet, FleetView},
@@ -114,13 +122,21 @@ impl StatusWriter {
         let mut in_flight = InFlight::new();
         let mut fleet_changes = self.fleet.changes();
         let mut retry = false;
-        let mut seen_version = 0;
+        // While objects wait for acks, the pass runs again at the latest when their wait ends.
+        let mut deferred_until: Option<Instant> = None;
         loop {
             if !retry {
+                let deferred = async {
+                    match deferred_until {
+                        Some(at) => tokio::time::sleep_until(at).await,
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     changed = self.rounds.changed() => if changed.is_err() { return },
                     changed = fleet_changes.changed() => if changed.is_err() { return },
                     changed = self.leading.changed() => if changed.is_err() { return },
+                    () = deferred => {}
                 }
             }
             // Let a burst of acks or connections arrive before writing.
@@ -133,15 +149,14 @@ impl StatusWriter {
                 retry = false;
                 continue;
             }
-            if round.version != seen_version {
-                seen_version = round.version;
-                self.fleet.wait_synced(round.version, ACK_WAIT).await;
-            }
             let view = self.fleet.view();
+            let acks_due = round.published + ACK_WAIT;
             let pass = Pass {
                 round: &round,
                 view: &view,
                 now: Timestamp::now().to_string(),
+                awaiting_acks: Instant::now() < acks_due,
+                deferred: AtomicUsize::new(0),
             };
             let mut failed = 0;
             failed += self
@@ -157,6 +172,7 @@ impl StatusWriter {
             self.metrics
                 .reconcile_duration
                 .observe(round.started.elapsed().as_secs_f64());
+            deferred_until = (pass.deferred.load(Ordering::Relaxed) > 0).then_some(acks_due);
             retry = failed > 0;
             if retry {
                 tracing::warn!(failed, "some status writes failed; retrying");
@@ -181,7 +197,10 @@ impl StatusWriter {
                 name: object.name_any(),
             };
             let current = object.status();
-            let desired = pass.desired(&key, object.meta().generation, current);
+            let Some(desired) = pass.desired(&key, object.meta().generation, current) else {
+                pass.deferred.fetch_add(1, Ordering::Relaxed);
+                continue;
+            };
             if current.is_some_and(|c| same(c, &desired)) {
                 in_flight.remove(&key);
                 continue;
@@ -247,16 +266,22 @@ struct Pass<'a> {
     round: &'a Round,
     view: &'a FleetView,
     now: String,
+    /// Whether the newest snapshot went out less than [`ACK_WAIT`] ago.
+    awaiting_acks: bool,
+    /// Objects left for a later pass because their acks are still due.
+    deferred: AtomicUsize,
 }
 
 impl Pass<'_> {
-    /// The status `object` should show.
+    /// The status `object` should show, or `None` while it only waits for acks of the newest
+    /// snapshot that are still due: writing `Pending` now and `Programmed` a second later
+    /// would double the writes of every new object.
     fn desired(
         &self,
         object: &ObjectRef,
         generation: Option<i64>,
         current: Option<&ObjectStatus>,
-    ) -> ObjectStatus {
+    ) -> Option<ObjectStatus> {
         let findings = self
             .round
             .findings
@@ -291,6 +316,11 @@ impl Pass<'_> {
                         "Programmed",
                         format!("served by all {total} connected proxies"),
                     )
+                } else if self.awaiting_acks
+                    && first == self.round.version
+                    && self.view.refusals().is_empty()
+                {
+                    return None;
                 } else {
                     let mut message = format!("served by {synced} of {total} connected proxies");
                     if !self.view.refusals().is_empty() {
@@ -307,7 +337,7 @@ impl Pass<'_> {
             from_findings(ConditionType::ResolvedRefs, findings),
             (ConditionType::Programmed, programmed),
         ];
-        ObjectStatus {
+        Some(ObjectStatus {
             conditions: conditions
                 .into_iter()
                 .map(|(kind, (status, reason, message))| {
@@ -327,7 +357,7 @@ impl Pass<'_> {
                 })
                 .collect(),
             proxies,
-        }
+        })
     }
 }
 
@@ -423,7 +453,8 @@ mod tests {
             version: 9,
             findings: [(object.clone(), findings)].into(),
             since: Arc::new(since.map(|s| (object.clone(), s)).into_iter().collect()),
-            started: tokio::time::Instant::now(),
+            started: Instant::now(),
+            published: Instant::now(),
         };
         (round, object)
     }
@@ -446,8 +477,12 @@ mod tests {
             round: &round,
             view: &view,
             now: "t1".into(),
+            awaiting_acks: false,
+            deferred: AtomicUsize::new(0),
         };
-        let status = pass.desired(&object, Some(2), None);
+        let status = pass
+            .desired(&object, Some(2), None)
+            .unwrap_or_else(|| unreachable!("nothing awaits acks"));
         assert_eq!(condition(&status, "Accepted").status, ConditionStatus::True);
         let refs = condition(&status, "ResolvedRefs");
         assert_eq!(
@@ -471,17 +506,60 @@ mod tests {
             round: &round,
             view: &view,
             now: "t1".into(),
+            awaiting_acks: false,
+            deferred: AtomicUsize::new(0),
         }
-        .desired(&object, Some(1), None);
+        .desired(&object, Some(1), None)
+        .unwrap_or_else(|| unreachable!("nothing awaits acks"));
         let again = Pass {
             round: &round,
             view: &view,
             now: "t2".into(),
+            awaiting_acks: false,
+            deferred: AtomicUsize::new(0),
         }
-        .desired(&object, Some(1), Some(&first));
+        .desired(&object, Some(1), Some(&first))
+        .unwrap_or_else(|| unreachable!("nothing awaits acks"));
         assert!(same(&first, &again));
         assert_eq!(condition(&again, "Accepted").last_transition_time, "t1");
         assert_eq!(condition(&again, "Programmed").reason, "NoProxies");
         assert!(transitions(Some(&first), &again).is_empty());
+    }
+
+    #[test]
+    fn a_new_object_waits_for_due_acks_unless_a_proxy_refused() -> prometheus::Result<()> {
+        let fleet = Arc::new(crate::fleet::Fleet::new(crate::metrics::Metrics::new()?));
+        let proxy = fleet.join("p1".into());
+        // The object first appears in the round's own version (9); the proxy has not acked it.
+        let (round, object) = round(vec![], Some((1, 9)));
+        let view = fleet.view();
+        let pass = |awaiting_acks, view| Pass {
+            round: &round,
+            view,
+            now: "t1".into(),
+            awaiting_acks,
+            deferred: AtomicUsize::new(0),
+        };
+        assert!(
+            pass(true, &view).desired(&object, Some(1), None).is_none(),
+            "deferred"
+        );
+        let late = pass(false, &view).desired(&object, Some(1), None);
+        let late = late.unwrap_or_else(|| unreachable!("the wait is over"));
+        assert_eq!(condition(&late, "Programmed").reason, "Pending");
+        proxy.answer(&switchyard_crds::channel::Ack {
+            version: 9,
+            hash: "h".into(),
+            error: Some("broken".into()),
+        });
+        let refused = fleet.view();
+        let now = pass(true, &refused).desired(&object, Some(1), None);
+        let now = now.unwrap_or_else(|| unreachable!("a refusal is news"));
+        assert!(
+            condition(&now, "Programmed")
+                .message
+                .contains("refused by p1: broken")
+        );
+        Ok(())
     }
 }
