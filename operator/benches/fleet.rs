@@ -85,6 +85,18 @@ async fn run() {
     let metrics = operator.metrics().await;
     let bytes = metric(&metrics, "switchyard_operator_snapshot_bytes");
     println!("snapshot {:.2} MB", bytes / 1e6);
+    // Where the time went, for whoever improves the figures above.
+    for name in [
+        "switchyard_operator_status_writes_total",
+        "switchyard_operator_reconciles_total",
+        "switchyard_operator_compile_duration_seconds_sum",
+        "switchyard_operator_compile_duration_seconds_count",
+        "switchyard_operator_reconcile_duration_seconds_sum",
+        "switchyard_operator_snapshot_version",
+        "switchyard_operator_acks_total",
+    ] {
+        println!("  {name} {}", metric(&metrics, name));
+    }
 
     // One more model: from its apply to every proxy serving the new snapshot.
     let before = operator.fleet().await["version"].as_u64().unwrap_or(0);
