@@ -3,8 +3,10 @@
 //! - an API key (`Authorization: Bearer`, `x-api-key` or `api-key`) known to any of the
 //!   route's policies authenticates as that key's subject and groups;
 //! - without a credential, a policy with `anonymous: true` admits the caller as `anonymous`;
-//! - a credential that no policy knows is refused (401), even where anonymous access is
-//!   allowed: a client that sends a key wants to hear that it is wrong;
+//! - a key that no policy knows is refused (401) where the route's policies check keys, even
+//!   if they also allow anonymous access: a client that sends a key wants to hear it is wrong;
+//!   where no policy checks keys, the header is ignored (SDKs always send one, often a
+//!   placeholder) and anonymous access applies;
 //! - a route covered by an invalid policy refuses every request (503).
 //!
 //! Then every policy with authorization rules must allow the caller, the route and the model
@@ -110,8 +112,9 @@ pub fn authenticate(
             .iter()
             .filter_map(|idx| state.policies.get(*idx as usize))
     };
+    let checks_keys = policies().any(|policy| !policy.keys.is_empty());
     match presented_key(headers) {
-        Some(key) => {
+        Some(key) if checks_keys => {
             let digest = keys::digest(key);
             policies()
                 .find_map(|policy| policy.keys.find(&digest))
@@ -120,8 +123,12 @@ pub fn authenticate(
                     digest_prefix: hex::encode(&digest[..4]),
                 })
         }
-        None if policies().any(|policy| policy.anonymous) => Ok(Principal::Anonymous),
+        _ if policies().any(|policy| policy.anonymous) => Ok(Principal::Anonymous),
         None => Err(GatewayError::Unauthenticated),
+        // A key, but nothing here checks keys and nobody may call anonymously.
+        Some(key) => Err(GatewayError::InvalidApiKey {
+            digest_prefix: hex::encode(&keys::digest(key)[..4]),
+        }),
     }
 }
 

@@ -153,3 +153,17 @@ async fn rules_decide_who_may_use_which_route_and_the_model_list_follows() {
         .metrics_when(|m| m.contains("switchyard_security_events_total{reason=\"forbidden\"} 1"))
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_no_policy_checks_keys_an_sdk_placeholder_key_is_ignored() {
+    let mock = mock().await;
+    // The default manifests only allow anonymous callers.
+    let proxy = Proxy::start(
+        &Manifests::default()
+            .model("m", &mock)
+            .route("m", &["m"], ""),
+    )
+    .await;
+    let (status, body) = call(&proxy, "m", Some(("authorization", "Bearer unused"))).await;
+    assert_eq!(status, 200, "{body}");
+}
