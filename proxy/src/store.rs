@@ -14,7 +14,10 @@ use switchyard_crds::{
     snapshot::{Model, Route, Source},
 };
 
-use crate::{auth::PolicyState, balance::BackendLoad, health::Health, upstream::pool::Pool};
+use crate::{
+    auth::PolicyState, balance::BackendLoad, dns::Resolver, health::Health, metrics::Metrics,
+    upstream::pool::Pool,
+};
 
 /// Runtime state of one model, kept across snapshot swaps while the model is unchanged.
 #[derive(Debug)]
@@ -121,6 +124,20 @@ impl RouteState {
             label: format!("{}/{}", route.source.namespace, route.source.name).into(),
         }
     }
+}
+
+/// Publishes `snapshot` the one way every source does: builds its state, resolves new hosts
+/// before any request can pick one of their backends, swaps it in, and updates the version
+/// and reload metrics. The caller logs, in its own words.
+pub async fn publish(store: &Store, metrics: &Metrics, snapshot: Snapshot, report: LoadReport) {
+    let version = snapshot.version;
+    let state = store.prepare(snapshot);
+    Resolver::resolve(&state).await;
+    store.install(state, report);
+    metrics
+        .snapshot_version
+        .set(i64::try_from(version).unwrap_or(i64::MAX));
+    metrics.config_reloads.inc();
 }
 
 /// What the last configuration load reported, for `/config`, `/readyz` and metrics.

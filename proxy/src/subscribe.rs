@@ -22,9 +22,8 @@ use pingora::{server::ShutdownWatch, services::background::BackgroundService};
 use switchyard_crds::Snapshot;
 
 use crate::{
-    dns::Resolver,
     metrics::Metrics,
-    store::{LoadReport, Store},
+    store::{self, LoadReport, Store},
 };
 use backoff::Backoff;
 pub use error::ChannelError;
@@ -170,14 +169,7 @@ impl Subscriber {
         }
         let (version, hash) = (snapshot.version, snapshot.hash.clone());
         let routes = snapshot.content.routes.len();
-        // Resolve new hosts before any request can pick one of their backends.
-        let state = self.store.prepare(snapshot);
-        Resolver::resolve(&state).await;
-        self.store.install(state, LoadReport::default());
-        self.metrics
-            .snapshot_version
-            .set(i64::try_from(version).unwrap_or(i64::MAX));
-        self.metrics.config_reloads.inc();
+        store::publish(&self.store, &self.metrics, snapshot, LoadReport::default()).await;
         match origin {
             Origin::Operator => tracing::info!(version, %hash, routes, "snapshot published"),
             Origin::Cache => tracing::warn!(

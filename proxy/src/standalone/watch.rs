@@ -15,7 +15,10 @@ use pingora::{server::ShutdownWatch, services::background::BackgroundService};
 use switchyard_crds::manifests;
 
 use super::{Checked, check};
-use crate::{dns::Resolver, metrics::Metrics, store::Store};
+use crate::{
+    metrics::Metrics,
+    store::{self, Store},
+};
 
 /// Watches a manifest file or folder and publishes each good change.
 pub struct Watcher {
@@ -110,14 +113,7 @@ impl Watcher {
         );
         let routes = snapshot.content.routes.len();
         let hash = snapshot.hash.clone();
-        // Resolve new hosts before any request can pick one of their backends.
-        let state = self.store.prepare(snapshot);
-        Resolver::resolve(&state).await;
-        self.store.install(state, report);
-        self.metrics
-            .snapshot_version
-            .set(i64::try_from(version).unwrap_or(i64::MAX));
-        self.metrics.config_reloads.inc();
+        store::publish(&self.store, &self.metrics, snapshot, report).await;
         tracing::info!(version, %hash, routes, "snapshot published");
         true
     }
