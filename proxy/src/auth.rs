@@ -97,11 +97,33 @@ pub fn presented_key(headers: &HeaderMap) -> Option<&str> {
         .filter(|key| !key.is_empty())
 }
 
-/// Authenticates a request to `route`.
+/// The digest of the key a request presents, computed once per request however many routes
+/// it is checked against (`/v1/models` checks them all).
+#[derive(Clone, Copy, Debug)]
+pub struct Credential {
+    digest: [u8; 32],
+}
+
+impl Credential {
+    /// The request's credential, if it presents a key.
+    pub fn from_headers(headers: &HeaderMap) -> Option<Self> {
+        presented_key(headers).map(|key| Self {
+            digest: keys::digest(key),
+        })
+    }
+
+    fn refused(&self) -> GatewayError {
+        GatewayError::InvalidApiKey {
+            digest_prefix: hex::encode(&self.digest[..4]),
+        }
+    }
+}
+
+/// Authenticates a request presenting `credential` to `route`.
 pub fn authenticate(
     state: &State,
     route: &Route,
-    headers: &HeaderMap,
+    credential: Option<&Credential>,
 ) -> Result<Principal, GatewayError> {
     if let Some(invalid) = route.invalid_policies.first() {
         return Err(GatewayError::InvalidPolicy(invalid.clone()));
@@ -113,22 +135,15 @@ pub fn authenticate(
             .filter_map(|idx| state.policies.get(*idx as usize))
     };
     let checks_keys = policies().any(|policy| !policy.keys.is_empty());
-    match presented_key(headers) {
-        Some(key) if checks_keys => {
-            let digest = keys::digest(key);
-            policies()
-                .find_map(|policy| policy.keys.find(&digest))
-                .map(|owner| Principal::Key(Arc::clone(owner)))
-                .ok_or(GatewayError::InvalidApiKey {
-                    digest_prefix: hex::encode(&digest[..4]),
-                })
-        }
+    match credential {
+        Some(credential) if checks_keys => policies()
+            .find_map(|policy| policy.keys.find(&credential.digest))
+            .map(|owner| Principal::Key(Arc::clone(owner)))
+            .ok_or_else(|| credential.refused()),
         _ if policies().any(|policy| policy.anonymous) => Ok(Principal::Anonymous),
         None => Err(GatewayError::Unauthenticated),
         // A key, but nothing here checks keys and nobody may call anonymously.
-        Some(key) => Err(GatewayError::InvalidApiKey {
-            digest_prefix: hex::encode(&keys::digest(key)[..4]),
-        }),
+        Some(credential) => Err(credential.refused()),
     }
 }
 

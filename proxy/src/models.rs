@@ -12,12 +12,18 @@ use crate::{auth, store::State};
 /// The list body: the exact public names (globs name no model) of routes that admit the
 /// caller and that its policies let it use.
 pub fn list(state: &State, headers: &HeaderMap) -> Bytes {
+    let credential = auth::Credential::from_headers(headers);
     let names: BTreeSet<&str> = state
         .snapshot
         .content
         .routes
         .iter()
-        .filter_map(|route| Some((route, auth::authenticate(state, route, headers).ok()?)))
+        .filter_map(|route| {
+            Some((
+                route,
+                auth::authenticate(state, route, credential.as_ref()).ok()?,
+            ))
+        })
         .flat_map(|(route, principal)| {
             route
                 .models

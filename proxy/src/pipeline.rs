@@ -101,7 +101,8 @@ async fn serve(
         return Err(GatewayError::UnknownModel(request.model().to_owned()));
     };
     ctx.route = Some(route_state.label.clone());
-    let principal = auth::authenticate(state, route, &session.req_header().headers)?;
+    let credential = auth::Credential::from_headers(&session.req_header().headers);
+    let principal = auth::authenticate(state, route, credential.as_ref())?;
     auth::authorize(state, route, &principal, request.model())?;
     let estimate = balance::Estimate {
         input_tokens: body.len() as u64 / 4,
