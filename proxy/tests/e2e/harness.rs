@@ -9,9 +9,14 @@ use std::{
     time::Duration,
 };
 
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::Value;
 use switchyard_mock_provider::{Behavior, MockConfig, MockProvider};
 use tempfile::TempDir;
+use tokio_rustls::TlsAcceptor;
 
 /// A mock provider that takes the `mock-key` credential.
 pub async fn mock() -> MockProvider {
@@ -399,4 +404,46 @@ pub fn messages_text(body: &str) -> String {
         .filter(|event| event["type"] == "content_block_delta")
         .filter_map(|event| event["delta"]["text"].as_str().map(str::to_owned))
         .collect()
+}
+
+/// A CA and a certificate it signed for `127.0.0.1` and `localhost`.
+pub struct Pki {
+    /// The CA certificate, PEM.
+    pub ca_pem: String,
+    cert: CertificateDer<'static>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl Pki {
+    pub fn new() -> Self {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
+        let cert = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        Self {
+            ca_pem: ca_cert.pem(),
+            cert: cert.der().clone(),
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        }
+    }
+
+    /// A TLS server with the certificate, offering `alpn` (empty: none).
+    pub fn acceptor(&self, alpn: &[&[u8]]) -> TlsAcceptor {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![self.cert.clone()], self.key.clone_key())
+            .unwrap();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        TlsAcceptor::from(Arc::new(config))
+    }
 }

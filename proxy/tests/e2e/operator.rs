@@ -21,58 +21,14 @@ use http_body_util::{
 };
 use hyper::{body::Incoming, service::service_fn};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use switchyard_crds::{
     Snapshot,
     channel::{self, Ack, FrameReader, encode_push},
     compile, manifests,
 };
 use tokio::{net::TcpListener, task::AbortHandle};
-use tokio_rustls::TlsAcceptor;
 
-use crate::harness::Manifests;
-
-/// A CA and a certificate it signed for `127.0.0.1` and `localhost`.
-pub struct Pki {
-    /// The CA certificate, PEM.
-    pub ca_pem: String,
-    cert: CertificateDer<'static>,
-    key: PrivateKeyDer<'static>,
-}
-
-impl Pki {
-    pub fn new() -> Self {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_cert = ca.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca, ca_key);
-        let key = KeyPair::generate().unwrap();
-        let names = vec!["127.0.0.1".to_owned(), "localhost".to_owned()];
-        let cert = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &issuer)
-            .unwrap();
-        Self {
-            ca_pem: ca_cert.pem(),
-            cert: cert.der().clone(),
-            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-        }
-    }
-
-    fn acceptor(&self) -> TlsAcceptor {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![self.cert.clone()], self.key.clone_key())
-            .unwrap();
-        config.alpn_protocols = vec![b"h2".to_vec()];
-        TlsAcceptor::from(Arc::new(config))
-    }
-}
+use crate::harness::{Manifests, Pki};
 
 /// The files a proxy in operator mode reads: the CA, the token, and a place for its cache.
 pub struct Secrets {
@@ -184,7 +140,7 @@ impl Operator {
         let port = listener.local_addr().unwrap().port();
         let shared = Arc::new(Shared::default());
         shared.status.store(200, Ordering::SeqCst);
-        let acceptor = pki.acceptor();
+        let acceptor = pki.acceptor(&[b"h2"]);
         let serving = Arc::clone(&shared);
         let accept = tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {

@@ -8,8 +8,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use serde_json::Value;
 
 use crate::{
+    harness::Pki,
     harness::{Manifests, Proxy, answer_text, chat, mock, post},
-    operator::{Operator, Pki, Relay, Secrets, eventually, snapshot, tampered_push},
+    operator::{Operator, Relay, Secrets, eventually, snapshot, tampered_push},
 };
 
 /// A port nothing listens on (for now).

@@ -6,40 +6,15 @@ use std::sync::{
     atomic::{AtomicUsize, Ordering},
 };
 
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio_rustls::TlsAcceptor;
 
-use crate::harness::{Manifests, Proxy, answer_text, chat, mock, post};
-
-/// A CA, and a certificate for `localhost` it signed.
-fn pki() -> (String, CertificateDer<'static>, PrivateKeyDer<'static>) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&key, &issuer)
-        .unwrap();
-    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
-    (ca_cert.pem(), cert.der().clone(), der)
-}
+use crate::harness::{Manifests, Pki, Proxy, answer_text, chat, mock, post};
 
 /// Terminates TLS on a free port and relays each connection to `backend`; counts connections.
 async fn tls_front(backend: std::net::SocketAddr) -> (u16, Arc<AtomicUsize>, String) {
-    let (ca, cert, key) = pki();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert], key)
-        .unwrap();
-    let acceptor = TlsAcceptor::from(Arc::new(config));
+    let pki = Pki::new();
+    let acceptor = pki.acceptor(&[]);
+    let ca = pki.ca_pem.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let connections = Arc::new(AtomicUsize::new(0));
