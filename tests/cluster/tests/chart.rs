@@ -336,20 +336,7 @@ async fn the_proxy_service_account_may_do_nothing() {
         namespace.name(),
         namespace.name()
     );
-    let listed = kubectl(
-        cluster,
-        &[
-            "auth",
-            "can-i",
-            "--list",
-            "--as",
-            &proxy,
-            "-n",
-            namespace.name(),
-        ],
-        None,
-    )
-    .await;
+    let listed = can_i(cluster, &proxy, namespace.name(), &["--list"]).await;
     assert!(listed.ok, "{}", listed.stderr);
     // What every authenticated user may do: ask who it is and what it may do, and read
     // discovery and health URLs. Anything else would be a permission the chart granted.
@@ -375,21 +362,7 @@ async fn the_proxy_service_account_may_do_nothing() {
         ("get", "leases"),
         ("create", "pods"),
     ] {
-        let can = kubectl(
-            cluster,
-            &[
-                "auth",
-                "can-i",
-                verb,
-                resource,
-                "--as",
-                &proxy,
-                "-n",
-                namespace.name(),
-            ],
-            None,
-        )
-        .await;
+        let can = can_i(cluster, &proxy, namespace.name(), &[verb, resource]).await;
         assert_eq!(can.stdout.trim(), "no", "{verb} {resource}");
     }
     // The operator may read Secrets (labelled ones, by its watch) but not write them.
@@ -405,20 +378,12 @@ async fn the_proxy_service_account_may_do_nothing() {
         ("update", "airoutes.switchyard.dev", "", "no"),
         ("patch", "airoutes.switchyard.dev", "", "no"),
     ] {
-        let can = kubectl(
+        let subresource = format!("--subresource={subresource}");
+        let can = can_i(
             cluster,
-            &[
-                "auth",
-                "can-i",
-                verb,
-                resource,
-                &format!("--subresource={subresource}"),
-                "--as",
-                &operator,
-                "-n",
-                namespace.name(),
-            ],
-            None,
+            &operator,
+            namespace.name(),
+            &[verb, resource, &subresource],
         )
         .await;
         assert_eq!(
@@ -427,4 +392,12 @@ async fn the_proxy_service_account_may_do_nothing() {
             "operator {verb} {resource} {subresource}"
         );
     }
+}
+
+/// `kubectl auth can-i ARGS --as USER -n NAMESPACE`.
+async fn can_i(cluster: &TestCluster, user: &str, namespace: &str, args: &[&str]) -> Output {
+    let mut all = vec!["auth", "can-i"];
+    all.extend_from_slice(args);
+    all.extend(["--as", user, "-n", namespace]);
+    kubectl(cluster, &all, None).await
 }
