@@ -9,7 +9,7 @@
     reason = "a benchmark with broken fixtures should stop loudly"
 )]
 
-use std::{hint::black_box, time::Instant};
+use std::{hint::black_box, sync::Arc, time::Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
@@ -198,9 +198,13 @@ fn policy(i: usize, secrets: &mut Vec<SecretData>) -> switchyard_crds::AIPolicy 
 
 fn inputs() -> Inputs {
     let mut secrets = Vec::new();
-    let models = (0..MODELS).map(|i| model(i, &mut secrets)).collect();
-    let routes = (0..ROUTES).map(route).collect();
-    let policies = (0..POLICIES).map(|i| policy(i, &mut secrets)).collect();
+    let models = (0..MODELS)
+        .map(|i| Arc::new(model(i, &mut secrets)))
+        .collect();
+    let routes = (0..ROUTES).map(|i| Arc::new(route(i))).collect();
+    let policies = (0..POLICIES)
+        .map(|i| Arc::new(policy(i, &mut secrets)))
+        .collect();
     Inputs {
         models,
         routes,

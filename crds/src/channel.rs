@@ -16,6 +16,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::Snapshot;
+
 /// The path of the channel.
 pub const PATH: &str = "/v1/snapshots";
 /// The audience a proxy's service-account token must be bound to.
@@ -42,15 +44,34 @@ pub struct Push<'a> {
     pub snapshot: &'a RawValue,
 }
 
-/// Encodes a push frame around an already-serialized snapshot, so a snapshot is serialized
-/// once for the whole fleet.
+/// Encodes a push frame around an already-serialized snapshot.
 pub fn encode_push(version: u64, snapshot_json: &[u8]) -> Vec<u8> {
+    frame(version, snapshot_json.len(), |frame| {
+        frame.extend_from_slice(snapshot_json);
+        Ok(())
+    })
+    .unwrap_or_else(|never: std::convert::Infallible| match never {})
+}
+
+/// Encodes the push frame of `snapshot`, serializing it straight into the frame: the snapshot
+/// is serialized once for the whole fleet, and a 10 MB snapshot is never held twice.
+pub fn encode_snapshot_push(snapshot: &Snapshot) -> Result<Vec<u8>, serde_json::Error> {
+    frame(snapshot.version, 0, |frame| {
+        serde_json::to_writer(frame, snapshot)
+    })
+}
+
+fn frame<E>(
+    version: u64,
+    body_len: usize,
+    body: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<Vec<u8>, E> {
     let head = format!("{{\"version\":{version},\"snapshot\":");
-    let mut frame = Vec::with_capacity(head.len() + snapshot_json.len() + 2);
+    let mut frame = Vec::with_capacity(head.len() + body_len + 2);
     frame.extend_from_slice(head.as_bytes());
-    frame.extend_from_slice(snapshot_json);
+    body(&mut frame)?;
     frame.extend_from_slice(b"}\n");
-    frame
+    Ok(frame)
 }
 
 /// A proxy's answer to a push.
@@ -119,13 +140,18 @@ impl FrameReader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{Content, Snapshot};
+    use crate::snapshot::Content;
 
     #[test]
     fn a_push_carries_a_snapshot_that_decodes_and_verifies()
     -> Result<(), Box<dyn std::error::Error>> {
         let snapshot = Snapshot::new(Content::default())?.with_version(7);
         let frame = encode_push(7, &snapshot.to_json()?);
+        assert_eq!(
+            encode_snapshot_push(&snapshot)?,
+            frame,
+            "serializing into the frame gives the same bytes"
+        );
         assert_eq!(frame.last(), Some(&b'\n'));
         assert_eq!(frame.iter().filter(|&&b| b == b'\n').count(), 1);
         let push: Push<'_> = serde_json::from_slice(&frame)?;

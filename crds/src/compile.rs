@@ -11,7 +11,7 @@ mod policies;
 mod resolve;
 mod routes;
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use k8s_openapi::api::core::v1::Secret;
 
@@ -27,11 +27,11 @@ pub use resolve::SecretData;
 #[derive(Clone, Debug, Default)]
 pub struct Inputs {
     /// All AIModels.
-    pub models: Vec<AIModel>,
+    pub models: Vec<Arc<AIModel>>,
     /// All AIRoutes.
-    pub routes: Vec<AIRoute>,
+    pub routes: Vec<Arc<AIRoute>>,
     /// All AIPolicies.
-    pub policies: Vec<AIPolicy>,
+    pub policies: Vec<Arc<AIPolicy>>,
     /// The Secrets the objects may reference (extra Secrets are ignored).
     pub secrets: Vec<SecretData>,
 }

@@ -15,6 +15,7 @@ use std::{
     collections::HashSet,
     fmt,
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use k8s_openapi::api::core::v1::Secret;
@@ -245,11 +246,15 @@ impl<'e> Loader<'e> {
                 self.claim(&id).map_err(with_label)?;
                 let inputs = &mut self.loaded.inputs;
                 match id.kind.as_str() {
-                    "AIModel" => inputs.models.push(typed(value).map_err(with_label)?),
-                    "AIRoute" => inputs.routes.push(typed(value).map_err(with_label)?),
+                    "AIModel" => inputs
+                        .models
+                        .push(Arc::new(typed(value).map_err(with_label)?)),
+                    "AIRoute" => inputs
+                        .routes
+                        .push(Arc::new(typed(value).map_err(with_label)?)),
                     _ => inputs
                         .policies
-                        .push(typed::<AIPolicy>(value).map_err(with_label)?),
+                        .push(Arc::new(typed::<AIPolicy>(value).map_err(with_label)?)),
                 }
             }
             _ => {

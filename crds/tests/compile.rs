@@ -11,7 +11,10 @@
     reason = "test helpers fail the test loudly, as tests do"
 )]
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use serde::Serialize;
 use switchyard_crds::{Compiled, Inputs, compile, manifests};
@@ -260,6 +263,7 @@ fn a_regex_header_match_must_match_the_whole_value() {
         .inputs
         .routes
         .iter_mut()
+        .map(Arc::make_mut)
         .find(|r| r.metadata.name.as_deref() == Some("chat-for-analytics"))
         .unwrap();
     route.spec.matches[0].r#type = Some(switchyard_crds::route::HeaderMatchType::RegularExpression);
@@ -363,6 +367,7 @@ fn an_invalid_policy_on_a_model_closes_every_route_that_can_reach_it() {
         .inputs
         .policies
         .iter_mut()
+        .map(Arc::make_mut)
         .find(|p| p.metadata.name.as_deref() == Some("o3-mini-guardrails"))
         .unwrap();
     policy.spec.target_refs[0].name = Some("gpt-4o".to_owned());
@@ -395,7 +400,7 @@ fn forbidden_params_are_refused_by_the_compiler_even_past_admission() {
     case.inputs
         .routes
         .retain(|r| r.metadata.name.as_deref() == Some("tuned"));
-    let route = &mut case.inputs.routes[0];
+    let route = Arc::make_mut(&mut case.inputs.routes[0]);
     let transforms = route.spec.transforms.as_mut().unwrap();
     for (i, param) in ["model", "messages", "input", "prompt", "stream"]
         .into_iter()
@@ -433,6 +438,7 @@ fn a_header_regex_cannot_escape_its_anchors() {
         .inputs
         .routes
         .iter_mut()
+        .map(Arc::make_mut)
         .find(|r| r.metadata.name.as_deref() == Some("chat-for-analytics"))
         .unwrap();
     route.spec.matches[0].r#type = Some(switchyard_crds::route::HeaderMatchType::RegularExpression);

@@ -8,6 +8,8 @@
     reason = "test helpers fail the test loudly, as tests do"
 )]
 
+use std::sync::Arc;
+
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use switchyard_crds::{
@@ -238,6 +240,10 @@ fn unique<T>(items: Vec<T>, key: impl Fn(&T) -> (String, String)) -> Vec<T> {
     items.into_iter().filter(|i| seen.insert(key(i))).collect()
 }
 
+fn shared<T>(items: Vec<T>) -> Vec<Arc<T>> {
+    items.into_iter().map(Arc::new).collect()
+}
+
 fn meta_key<K: kube::Resource>(object: &K) -> (String, String) {
     (
         object.meta().namespace.clone().unwrap_or_default(),
@@ -253,9 +259,9 @@ fn inputs() -> impl Strategy<Value = Inputs> {
         secrets(),
     )
         .prop_map(|(models, routes, policies, secrets)| Inputs {
-            models: unique(models, meta_key),
-            routes: unique(routes, meta_key),
-            policies: unique(policies, meta_key),
+            models: shared(unique(models, meta_key)),
+            routes: shared(unique(routes, meta_key)),
+            policies: shared(unique(policies, meta_key)),
             secrets: unique(secrets, |s| (s.namespace.clone(), s.name.clone())),
         })
 }

@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use switchyard_crds::{
     Snapshot,
-    channel::encode_push,
+    channel::encode_snapshot_push,
     compile,
     conditions::ConditionType,
     problems::{Kind, ObjectRef},
@@ -53,20 +53,26 @@ pub struct Finding {
     pub message: String,
 }
 
+/// When an object's current generation first reached the fleet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Since {
+    /// The generation in the snapshot.
+    pub generation: i64,
+    /// The first version that contained it.
+    pub version: u64,
+    /// When that version was published.
+    pub at: Instant,
+}
+
 /// The outcome of one compilation, for the status writer.
 #[derive(Debug)]
 pub struct Round {
-    /// The version of the snapshot that holds this outcome.
-    pub version: u64,
     /// Problems by object.
     pub findings: BTreeMap<ObjectRef, Vec<Finding>>,
-    /// For each object in the snapshot: its generation there and the first version that
-    /// contained that generation.
-    pub since: Arc<HashMap<ObjectRef, (i64, u64)>>,
+    /// For each object in the snapshot: its generation there and since when it is served.
+    pub since: Arc<HashMap<ObjectRef, Since>>,
     /// When the first change of this round was seen.
     pub started: Instant,
-    /// When `version` was published.
-    pub published: Instant,
 }
 
 /// The loop's inputs and outputs.
@@ -85,13 +91,13 @@ pub struct Reconciler {
     pub metrics: Metrics,
 }
 
-/// What the loop remembers between rounds.
+/// What the loop remembers between rounds: the published snapshot's hash, not the snapshot
+/// (tens of megabytes at scale; the fleet holds its encoded frame).
 #[derive(Default)]
 struct Last {
     version: u64,
-    published: Option<Instant>,
-    snapshot: Option<Snapshot>,
-    since: Arc<HashMap<ObjectRef, (i64, u64)>>,
+    hash: Option<String>,
+    since: Arc<HashMap<ObjectRef, Since>>,
 }
 
 impl Reconciler {
@@ -103,24 +109,28 @@ impl Reconciler {
         tracing::info!("caches synced; compiling");
         let mut last = Last::default();
         loop {
-            tokio::select! {
-                _ = self.changed.notified() => {}
+            // A replica that becomes leader publishes again at once, under a new version, so
+            // that it never pushes a version lower than one its predecessor pushed.
+            let restamp = tokio::select! {
+                _ = self.changed.notified() => false,
                 changed = self.leading.changed() => {
                     if changed.is_err() {
                         return;
                     }
-                    if *self.leading.borrow_and_update() {
-                        self.restamp(&mut last).await;
+                    if !*self.leading.borrow_and_update() || last.hash.is_none() {
+                        continue;
                     }
-                    continue;
+                    true
+                }
+            };
+            let started = Instant::now();
+            if !restamp {
+                settle(&self.changed, started).await;
+                if last.hash.is_some() {
+                    self.fleet.wait_synced(last.version, FLEET_WAIT).await;
                 }
             }
-            let started = Instant::now();
-            settle(&self.changed, started).await;
-            if last.snapshot.is_some() {
-                self.fleet.wait_synced(last.version, FLEET_WAIT).await;
-            }
-            if let Err(error) = self.round(&mut last, started).await {
+            if let Err(error) = self.round(&mut last, started, restamp).await {
                 self.metrics
                     .reconcile_errors
                     .with_label_values(&["compile"])
@@ -130,7 +140,7 @@ impl Reconciler {
         }
     }
 
-    async fn round(&self, last: &mut Last, started: Instant) -> anyhow::Result<()> {
+    async fn round(&self, last: &mut Last, started: Instant, restamp: bool) -> anyhow::Result<()> {
         let inputs = self.caches.inputs();
         let metrics = self.metrics.clone();
         let compiled = tokio::task::spawn_blocking(move || {
@@ -141,15 +151,18 @@ impl Reconciler {
         .context("the compile task")?
         .context("sealing the snapshot")?;
         let findings = findings(&compiled.problems);
-        let changed = last
-            .snapshot
-            .as_ref()
-            .is_none_or(|s| s.hash != compiled.snapshot.hash);
-        if changed {
+        if restamp || last.hash.as_ref() != Some(&compiled.snapshot.hash) {
             let version = next_version(last.version);
             let snapshot = compiled.snapshot.with_version(version);
-            last.since = Arc::new(since(&snapshot, version, &last.since));
-            self.publish(&snapshot).await?;
+            // After a change of leader every object counts as new in this version: acks the
+            // predecessor collected are not this replica's to count.
+            let previous = if restamp {
+                &HashMap::new()
+            } else {
+                &*last.since
+            };
+            last.since = Arc::new(since(&snapshot, version, Instant::now(), previous));
+            let snapshot = self.publish(snapshot).await?;
             tracing::info!(
                 version,
                 hash = %snapshot.hash,
@@ -157,70 +170,36 @@ impl Reconciler {
                 routes = snapshot.content.routes.len(),
                 policies = snapshot.content.policies.len(),
                 problems = compiled.problems.len(),
+                restamp,
                 "snapshot published"
             );
             last.version = version;
-            last.published = Some(Instant::now());
-            last.snapshot = Some(snapshot);
+            last.hash = Some(snapshot.hash);
         }
         self.rounds.send_replace(Some(Arc::new(Round {
-            version: last.version,
             findings,
             since: Arc::clone(&last.since),
             started,
-            published: last.published.unwrap_or(started),
         })));
         Ok(())
     }
 
-    /// Gives the current snapshot a new, higher version, so that a new leader never pushes a
-    /// version lower than one its predecessor pushed.
-    async fn restamp(&self, last: &mut Last) {
-        let Some(snapshot) = last.snapshot.take() else {
-            return;
-        };
-        let version = next_version(last.version);
-        let snapshot = snapshot.with_version(version);
-        let since = last
-            .since
-            .iter()
-            .map(|(object, (generation, _))| (object.clone(), (*generation, version)))
-            .collect();
-        last.since = Arc::new(since);
-        if let Err(error) = self.publish(&snapshot).await {
-            tracing::error!(error = format!("{error:#}"), "could not publish");
-        }
-        tracing::info!(version, "leading: snapshot re-stamped");
-        last.version = version;
-        last.published = Some(Instant::now());
-        last.snapshot = Some(snapshot);
-        let previous = self.rounds.borrow().clone();
-        if let Some(round) = previous {
-            self.rounds.send_replace(Some(Arc::new(Round {
-                version,
-                findings: round.findings.clone(),
-                since: Arc::clone(&last.since),
-                started: Instant::now(),
-                published: Instant::now(),
-            })));
-        }
-    }
-
-    async fn publish(&self, snapshot: &Snapshot) -> anyhow::Result<()> {
-        let snapshot = snapshot.clone();
-        let published = tokio::task::spawn_blocking(move || {
-            let json = snapshot.to_json()?;
-            Ok::<_, serde_json::Error>(Published {
-                version: snapshot.version,
-                hash: snapshot.hash.clone(),
-                frame: Bytes::from(encode_push(snapshot.version, &json)),
-            })
+    /// Encodes `snapshot` on the blocking pool and hands it to the fleet; returns it, moved
+    /// rather than copied (a large snapshot is tens of megabytes in memory).
+    async fn publish(&self, snapshot: Snapshot) -> anyhow::Result<Snapshot> {
+        let (snapshot, frame) = tokio::task::spawn_blocking(move || {
+            let frame = encode_snapshot_push(&snapshot);
+            (snapshot, frame)
         })
         .await
-        .context("the encode task")?
-        .context("encoding the snapshot")?;
-        self.fleet.publish(published);
-        Ok(())
+        .context("the encode task")?;
+        let frame = frame.context("encoding the snapshot")?;
+        self.fleet.publish(Published {
+            version: snapshot.version,
+            hash: snapshot.hash.clone(),
+            frame: Bytes::from(frame),
+        });
+        Ok(snapshot)
     }
 }
 
@@ -250,8 +229,9 @@ fn next_version(last: u64) -> u64 {
 fn since(
     snapshot: &Snapshot,
     version: u64,
-    previous: &HashMap<ObjectRef, (i64, u64)>,
-) -> HashMap<ObjectRef, (i64, u64)> {
+    at: Instant,
+    previous: &HashMap<ObjectRef, Since>,
+) -> HashMap<ObjectRef, Since> {
     let content = &snapshot.content;
     let sources = content
         .models
@@ -266,11 +246,15 @@ fn since(
                 namespace: source.namespace.clone(),
                 name: source.name.clone(),
             };
-            let first = match previous.get(&object) {
-                Some(&(generation, first)) if generation == source.generation => first,
-                _ => version,
+            let since = match previous.get(&object) {
+                Some(since) if since.generation == source.generation => *since,
+                _ => Since {
+                    generation: source.generation,
+                    version,
+                    at,
+                },
             };
-            (object, (source.generation, first))
+            (object, since)
         })
         .collect()
 }

@@ -2,16 +2,16 @@
 //! counts, written by server-side apply, only by the leader, and only when they differ from
 //! what the object already shows. Transitions of a condition raise a Kubernetes Event.
 //!
-//! After a new snapshot is published the writer waits (up to [`ACK_WAIT`]) for the fleet to ack
-//! it, so a new object usually gets one write with `Programmed=True` rather than two.
+//! An object waits for the fleet to ack the first snapshot that serves its generation (up to
+//! [`ACK_WAIT`] after that snapshot went out, and only while no proxy refused a push), so each
+//! new generation usually costs one write, with `Programmed=True`, rather than two. Under a bulk
+//! apply the API server is the bottleneck, and a second write per object would halve the rate
+//! at which status keeps up.
 
 use std::{
     collections::HashMap,
     fmt::Debug,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+    sync::{Arc, Mutex, PoisonError},
     time::Duration,
 };
 
@@ -37,13 +37,14 @@ use crate::{
     fleet::{Fleet, FleetView},
     inputs::Caches,
     metrics::Metrics,
-    reconcile::{Finding, Round},
+    reconcile::{Finding, Round, Since},
 };
 
 /// The field manager of every status write.
 pub const MANAGER: &str = "switchyard-operator";
-/// How long status waits for the fleet to ack a new snapshot before writing anyway.
-const ACK_WAIT: Duration = Duration::from_secs(2);
+/// How long status waits for the fleet to ack a new generation before writing `Pending`.
+/// Longer than a push to a large fleet under load takes, short enough that a stuck proxy shows.
+const ACK_WAIT: Duration = Duration::from_secs(10);
 /// Status writes in flight at once.
 const CONCURRENCY: usize = 64;
 /// The longest condition message the CRD schema allows.
@@ -150,14 +151,7 @@ impl StatusWriter {
                 continue;
             }
             let view = self.fleet.view();
-            let acks_due = round.published + ACK_WAIT;
-            let pass = Pass {
-                round: &round,
-                view: &view,
-                now: Timestamp::now().to_string(),
-                awaiting_acks: Instant::now() < acks_due,
-                deferred: AtomicUsize::new(0),
-            };
+            let pass = Pass::new(&round, &view);
             let mut failed = 0;
             failed += self
                 .write::<AIModel>(&self.caches.models, &pass, &mut in_flight, &recorder)
@@ -172,7 +166,7 @@ impl StatusWriter {
             self.metrics
                 .reconcile_duration
                 .observe(round.started.elapsed().as_secs_f64());
-            deferred_until = (pass.deferred.load(Ordering::Relaxed) > 0).then_some(acks_due);
+            deferred_until = pass.next_due();
             retry = failed > 0;
             if retry {
                 tracing::warn!(failed, "some status writes failed; retrying");
@@ -198,7 +192,6 @@ impl StatusWriter {
             };
             let current = object.status();
             let Some(desired) = pass.desired(&key, object.meta().generation, current) else {
-                pass.deferred.fetch_add(1, Ordering::Relaxed);
                 continue;
             };
             if current.is_some_and(|c| same(c, &desired)) {
@@ -265,17 +258,45 @@ impl StatusWriter {
 struct Pass<'a> {
     round: &'a Round,
     view: &'a FleetView,
+    /// For transition times.
     now: String,
-    /// Whether the newest snapshot went out less than [`ACK_WAIT`] ago.
-    awaiting_acks: bool,
-    /// Objects left for a later pass because their acks are still due.
-    deferred: AtomicUsize,
+    /// For ack waits.
+    clock: Instant,
+    /// When the earliest ack wait of an object left for later ends.
+    next_due: Mutex<Option<Instant>>,
 }
 
-impl Pass<'_> {
-    /// The status `object` should show, or `None` while it only waits for acks of the newest
-    /// snapshot that are still due: writing `Pending` now and `Programmed` a second later
-    /// would double the writes of every new object.
+impl<'a> Pass<'a> {
+    fn new(round: &'a Round, view: &'a FleetView) -> Self {
+        Self {
+            round,
+            view,
+            now: Timestamp::now().to_string(),
+            clock: Instant::now(),
+            next_due: Mutex::new(None),
+        }
+    }
+
+    /// When the pass should run again for objects it left waiting for acks.
+    fn next_due(&self) -> Option<Instant> {
+        *self.next_due.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether an object served since `since` should wait for acks rather than show
+    /// `Pending`; remembers when the wait ends.
+    fn waits(&self, since: &Since) -> bool {
+        let due = since.at + ACK_WAIT;
+        if due <= self.clock || !self.view.refusals().is_empty() {
+            return false;
+        }
+        let mut next = self.next_due.lock().unwrap_or_else(PoisonError::into_inner);
+        *next = Some(next.map_or(due, |n| n.min(due)));
+        true
+    }
+
+    /// The status `object` should show, or `None` while it waits for acks that are still due:
+    /// writing `Pending` now and `Programmed` a moment later would double the writes of every
+    /// new generation.
     fn desired(
         &self,
         object: &ObjectRef,
@@ -291,7 +312,7 @@ impl Pass<'_> {
             .round
             .since
             .get(object)
-            .filter(|(compiled, _)| Some(*compiled) == generation || generation.is_none());
+            .filter(|since| Some(since.generation) == generation || generation.is_none());
         let (programmed, proxies) = match served {
             None => (
                 (
@@ -302,8 +323,8 @@ impl Pass<'_> {
                 ),
                 None,
             ),
-            Some(&(_, first)) => {
-                let (synced, total) = self.view.synced(first);
+            Some(since) => {
+                let (synced, total) = self.view.synced(since.version);
                 let condition = if total == 0 {
                     (
                         ConditionStatus::False,
@@ -316,10 +337,7 @@ impl Pass<'_> {
                         "Programmed",
                         format!("served by all {total} connected proxies"),
                     )
-                } else if self.awaiting_acks
-                    && first == self.round.version
-                    && self.view.refusals().is_empty()
-                {
+                } else if self.waits(since) {
                     return None;
                 } else {
                     let mut message = format!("served by {synced} of {total} connected proxies");
@@ -450,13 +468,35 @@ mod tests {
             name: "r".into(),
         };
         let round = Round {
-            version: 9,
             findings: [(object.clone(), findings)].into(),
-            since: Arc::new(since.map(|s| (object.clone(), s)).into_iter().collect()),
+            since: Arc::new(
+                since
+                    .map(|(generation, version)| {
+                        let at = Instant::now();
+                        (
+                            object.clone(),
+                            Since {
+                                generation,
+                                version,
+                                at,
+                            },
+                        )
+                    })
+                    .into_iter()
+                    .collect(),
+            ),
             started: Instant::now(),
-            published: Instant::now(),
         };
         (round, object)
+    }
+
+    /// A pass at wall time `now`, `later` after the round's snapshot went out.
+    fn pass<'a>(round: &'a Round, view: &'a FleetView, now: &str, later: Duration) -> Pass<'a> {
+        Pass {
+            now: now.into(),
+            clock: Instant::now() + later,
+            ..Pass::new(round, view)
+        }
     }
 
     fn condition<'a>(status: &'a ObjectStatus, kind: &str) -> &'a Condition {
@@ -473,14 +513,7 @@ mod tests {
         };
         let (round, object) = round(vec![finding], None);
         let view = FleetView::default();
-        let pass = Pass {
-            round: &round,
-            view: &view,
-            now: "t1".into(),
-            awaiting_acks: false,
-            deferred: AtomicUsize::new(0),
-        };
-        let status = pass
+        let status = pass(&round, &view, "t1", Duration::ZERO)
             .desired(&object, Some(2), None)
             .unwrap_or_else(|| unreachable!("nothing awaits acks"));
         assert_eq!(condition(&status, "Accepted").status, ConditionStatus::True);
@@ -502,24 +535,12 @@ mod tests {
     fn transition_times_stay_while_a_status_holds() {
         let (round, object) = round(vec![], Some((1, 9)));
         let view = FleetView::default();
-        let first = Pass {
-            round: &round,
-            view: &view,
-            now: "t1".into(),
-            awaiting_acks: false,
-            deferred: AtomicUsize::new(0),
-        }
-        .desired(&object, Some(1), None)
-        .unwrap_or_else(|| unreachable!("nothing awaits acks"));
-        let again = Pass {
-            round: &round,
-            view: &view,
-            now: "t2".into(),
-            awaiting_acks: false,
-            deferred: AtomicUsize::new(0),
-        }
-        .desired(&object, Some(1), Some(&first))
-        .unwrap_or_else(|| unreachable!("nothing awaits acks"));
+        let first = pass(&round, &view, "t1", Duration::ZERO)
+            .desired(&object, Some(1), None)
+            .unwrap_or_else(|| unreachable!("nothing awaits acks"));
+        let again = pass(&round, &view, "t2", Duration::ZERO)
+            .desired(&object, Some(1), Some(&first))
+            .unwrap_or_else(|| unreachable!("nothing awaits acks"));
         assert!(same(&first, &again));
         assert_eq!(condition(&again, "Accepted").last_transition_time, "t1");
         assert_eq!(condition(&again, "Programmed").reason, "NoProxies");
@@ -530,21 +551,17 @@ mod tests {
     fn a_new_object_waits_for_due_acks_unless_a_proxy_refused() -> prometheus::Result<()> {
         let fleet = Arc::new(crate::fleet::Fleet::new(crate::metrics::Metrics::new()?));
         let proxy = fleet.join("p1".into());
-        // The object first appears in the round's own version (9); the proxy has not acked it.
+        // The object first appears in version 9, just published; the proxy has not acked it.
         let (round, object) = round(vec![], Some((1, 9)));
         let view = fleet.view();
-        let pass = |awaiting_acks, view| Pass {
-            round: &round,
-            view,
-            now: "t1".into(),
-            awaiting_acks,
-            deferred: AtomicUsize::new(0),
-        };
+        let soon = pass(&round, &view, "t1", Duration::from_secs(1));
+        assert!(soon.desired(&object, Some(1), None).is_none(), "deferred");
+        let due = soon.next_due();
         assert!(
-            pass(true, &view).desired(&object, Some(1), None).is_none(),
-            "deferred"
+            due.is_some_and(|due| due > soon.clock),
+            "the pass runs again when the wait ends"
         );
-        let late = pass(false, &view).desired(&object, Some(1), None);
+        let late = pass(&round, &view, "t1", ACK_WAIT).desired(&object, Some(1), None);
         let late = late.unwrap_or_else(|| unreachable!("the wait is over"));
         assert_eq!(condition(&late, "Programmed").reason, "Pending");
         proxy.answer(&switchyard_crds::channel::Ack {
@@ -553,7 +570,8 @@ mod tests {
             error: Some("broken".into()),
         });
         let refused = fleet.view();
-        let now = pass(true, &refused).desired(&object, Some(1), None);
+        let soon = pass(&round, &refused, "t1", Duration::from_secs(1));
+        let now = soon.desired(&object, Some(1), None);
         let now = now.unwrap_or_else(|| unreachable!("a refusal is news"));
         assert!(
             condition(&now, "Programmed")

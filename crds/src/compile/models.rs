@@ -1,6 +1,6 @@
 //! AIModel → [`snapshot::Model`]: endpoint, credentials and defaults resolved.
 
-use std::collections::BTreeSet;
+use std::{collections::BTreeSet, sync::Arc};
 
 use super::{
     policies::CompiledPolicies,
@@ -42,7 +42,7 @@ impl CompiledModels {
 }
 
 pub(super) fn compile(
-    objects: &[AIModel],
+    objects: &[Arc<AIModel>],
     secrets: &Secrets<'_>,
     problems: &mut Vec<Problem>,
 ) -> CompiledModels {
@@ -51,7 +51,7 @@ pub(super) fn compile(
         .filter_map(|object| match model(object, secrets) {
             Ok(model) => Some(model),
             Err(error) => {
-                let source = source_of(object);
+                let source = source_of(&**object);
                 let object = ObjectRef {
                     kind: Kind::AIModel,
                     namespace: source.namespace,

@@ -1,6 +1,9 @@
 //! AIPolicy → [`snapshot::Policy`]: API keys hashed, JWKS checked, targets recorded.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use super::{
     Inputs,
@@ -95,16 +98,22 @@ impl CompiledPolicies {
 }
 
 pub(super) fn compile(
-    objects: &[AIPolicy],
+    objects: &[Arc<AIPolicy>],
     inputs: &Inputs,
     secrets: &Secrets<'_>,
     problems: &mut Vec<Problem>,
 ) -> CompiledPolicies {
-    let routes: HashSet<(String, String)> =
-        inputs.routes.iter().map(|r| key(&source_of(r))).collect();
-    let models: HashSet<(String, String)> =
-        inputs.models.iter().map(|m| key(&source_of(m))).collect();
-    let mut sorted: Vec<&AIPolicy> = objects.iter().collect();
+    let routes: HashSet<(String, String)> = inputs
+        .routes
+        .iter()
+        .map(|r| key(&source_of(&**r)))
+        .collect();
+    let models: HashSet<(String, String)> = inputs
+        .models
+        .iter()
+        .map(|m| key(&source_of(&**m)))
+        .collect();
+    let mut sorted: Vec<&AIPolicy> = objects.iter().map(|o| &**o).collect();
     sorted.sort_by_cached_key(|p| key(&source_of(*p)));
 
     let mut compiled = CompiledPolicies {

@@ -1,6 +1,9 @@
 //! AIRoute → [`snapshot::Route`]: names checked and claimed, backends resolved, policies attached.
 
-use std::collections::{BTreeSet, HashMap};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::Arc,
+};
 
 use super::{models::CompiledModels, policies::CompiledPolicies, resolve::source_of};
 use crate::{
@@ -23,14 +26,14 @@ const FORBIDDEN_PARAMS: [&str; 5] = ["model", "messages", "input", "prompt", "st
 type Claim = (String, Vec<HeaderMatch>);
 
 pub(super) fn compile(
-    objects: &[AIRoute],
+    objects: &[Arc<AIRoute>],
     models: &CompiledModels,
     policies: &CompiledPolicies,
     problems: &mut Vec<Problem>,
 ) -> Vec<Route> {
     // Oldest first: the first route to claim a name keeps it. Equal (or, in standalone mode,
     // missing) creation times fall back to namespace/name order.
-    let mut by_age: Vec<&AIRoute> = objects.iter().collect();
+    let mut by_age: Vec<&AIRoute> = objects.iter().map(|o| &**o).collect();
     by_age.sort_by_cached_key(|r| (r.metadata.creation_timestamp.clone(), source_of(*r)));
 
     let mut claims: HashMap<Claim, String> = HashMap::new();
