@@ -20,6 +20,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use async_trait::async_trait;
 use pingora::{server::ShutdownWatch, services::background::BackgroundService};
 use switchyard_crds::Snapshot;
+use tokio::sync::watch;
 
 use crate::{
     metrics::Metrics,
@@ -66,6 +67,8 @@ pub struct Subscriber {
     status: Arc<Status>,
     /// Held while a snapshot is published, so the cache can never replace a pushed snapshot.
     publishing: tokio::sync::Mutex<()>,
+    /// The newest accepted snapshot's JSON, for the cache writer ([`Subscriber::keep_saved`]).
+    unsaved: watch::Sender<Option<Arc<[u8]>>>,
 }
 
 impl Subscriber {
@@ -77,6 +80,7 @@ impl Subscriber {
             store,
             metrics,
             publishing: tokio::sync::Mutex::new(()),
+            unsaved: watch::channel(None).0,
         }
     }
 
@@ -186,9 +190,20 @@ impl Subscriber {
 #[async_trait]
 impl BackgroundService for Subscriber {
     async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut unsaved = self.unsaved.subscribe();
         tokio::select! {
             _ = shutdown.changed() => {}
-            _ = async { tokio::join!(self.subscribe(), self.fall_back_to_cache()) } => {}
+            _ = async {
+                tokio::join!(
+                    self.subscribe(),
+                    self.fall_back_to_cache(),
+                    self.keep_saved(&mut unsaved)
+                )
+            } => {}
+        }
+        // A snapshot accepted just before shutdown is still saved.
+        if unsaved.has_changed().unwrap_or(false) {
+            self.save_newest(&mut unsaved).await;
         }
     }
 }

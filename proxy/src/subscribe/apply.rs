@@ -1,11 +1,18 @@
 //! What the proxy does with one push: decode and verify it off the async threads, publish it
-//! as the standalone watcher does (unless it is the snapshot already served), keep a copy on
-//! disk, and answer with the ack. A push that does not verify changes nothing but the report.
+//! as the standalone watcher does (unless it is the snapshot already served), answer with the
+//! ack, and have the copy on disk written in the background. A push that does not verify
+//! changes nothing but the report.
+//!
+//! The ack does not wait for the disk: it says what is served, and a synced write of a large
+//! snapshot by every proxy of a node at once would otherwise delay every `Programmed`.
+
+use std::sync::Arc;
 
 use switchyard_crds::{
     Snapshot,
     channel::{Ack, Push},
 };
+use tokio::sync::watch;
 
 use super::{Origin, Subscriber, cache, error::chain};
 use crate::metrics::PushResult;
@@ -15,7 +22,7 @@ enum Decoded {
     /// A snapshot that verified, with its JSON as received when it is to be cached.
     Verified {
         snapshot: Snapshot,
-        json: Option<Vec<u8>>,
+        json: Option<Arc<[u8]>>,
     },
     /// Why the push was refused; `version` is 0 when the frame is not even a push.
     Refused { version: u64, reason: String },
@@ -46,7 +53,7 @@ fn decode(frame: &[u8], keep_json: bool) -> Decoded {
         },
         Ok(snapshot) => Decoded::Verified {
             snapshot,
-            json: keep_json.then(|| json.to_vec()),
+            json: keep_json.then(|| Arc::from(json)),
         },
     }
 }
@@ -55,7 +62,7 @@ impl Subscriber {
     /// Handles one push frame and returns its ack:
     /// 1. decode and verify it on the blocking pool (a snapshot can be megabytes);
     /// 2. if it is the snapshot already served, ack it without a swap;
-    /// 3. otherwise publish it (prepare, resolve, install), then save it to the cache;
+    /// 3. otherwise publish it (prepare, resolve, install) and hand it to the cache writer;
     /// 4. if it does not verify, keep the old snapshot and nack with the reason.
     pub(super) async fn apply(&self, frame: Vec<u8>) -> Ack {
         let keep_json = self.options.cache.is_some();
@@ -75,8 +82,8 @@ impl Subscriber {
                 } else {
                     self.publish(snapshot, Origin::Operator).await;
                     self.metrics.channel.pushed(PushResult::Accepted);
-                    if let Some(json) = json {
-                        self.persist(json).await;
+                    if json.is_some() {
+                        self.unsaved.send_replace(json);
                     }
                 }
                 Ack {
@@ -102,10 +109,19 @@ impl Subscriber {
         }
     }
 
-    /// Saves an accepted snapshot as the last known good copy. A failure is logged: the
-    /// snapshot is served all the same.
-    async fn persist(&self, json: Vec<u8>) {
-        let Some(path) = self.options.cache.clone() else {
+    /// Writes each snapshot handed over in `unsaved` to the cache, one write at a time; a
+    /// snapshot superseded while an older one is written is skipped.
+    pub(super) async fn keep_saved(&self, unsaved: &mut watch::Receiver<Option<Arc<[u8]>>>) {
+        while unsaved.changed().await.is_ok() {
+            self.save_newest(unsaved).await;
+        }
+    }
+
+    /// Saves the newest accepted snapshot as the last known good copy. A failure is logged:
+    /// the snapshot is served all the same.
+    pub(super) async fn save_newest(&self, unsaved: &mut watch::Receiver<Option<Arc<[u8]>>>) {
+        let newest = unsaved.borrow_and_update().clone();
+        let (Some(path), Some(json)) = (self.options.cache.clone(), newest) else {
             return;
         };
         let saved = tokio::task::spawn_blocking(move || {
@@ -154,7 +170,7 @@ mod tests {
             panic!("refused");
         };
         assert_eq!((decoded.version, decoded.hash), (3, snapshot.hash));
-        assert_eq!(kept, Some(json));
+        assert_eq!(kept.as_deref(), Some(&json[..]));
         assert!(matches!(
             decode(&frame, false),
             Decoded::Verified { json: None, .. }
