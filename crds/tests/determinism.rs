@@ -257,6 +257,7 @@ fn inputs() -> impl Strategy<Value = Inputs> {
             routes: unique(routes, meta_key),
             policies: unique(policies, meta_key),
             secrets: unique(secrets, |s| (s.namespace.clone(), s.name.clone())),
+            service_account_issuer: None,
         })
 }
 
