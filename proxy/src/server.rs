@@ -30,6 +30,7 @@ use pingora::{
 
 use crate::{
     admin::{Admin, Mode},
+    auth::jwks::Fetcher,
     dns::Resolver,
     gateway::{Gateway, Settings},
     health::Ejection,
@@ -121,6 +122,10 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     server.bootstrap();
 
     let metrics_for_redis = metrics.clone();
+    let jwks_fetcher = Fetcher {
+        store: Arc::clone(&store),
+        metrics: metrics.clone(),
+    };
     let in_flight = Arc::new(AtomicUsize::new(0));
     let gateway = Gateway {
         store: Arc::clone(&store),
@@ -152,6 +157,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     };
     server.add_boxed_service(config_service);
     server.add_service(background_service("dns", resolver));
+    server.add_service(background_service("jwks", jwks_fetcher));
     if let Some(redis) = options.redis.clone() {
         let check = RedisCheck {
             redis,
