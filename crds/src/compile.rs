@@ -70,7 +70,7 @@ pub fn compile(inputs: &Inputs) -> Result<Compiled, SnapshotError> {
         models: models.into_compiled(&policies),
         routes,
         policies: policies.into_compiled(),
-        service_account_issuer: inputs.service_account_issuer.clone(),
+        service_account_issuer: inputs.service_account_issuer.clone().map(Box::new),
     };
     problems.sort_by(|a, b| {
         a.object

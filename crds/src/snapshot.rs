@@ -54,7 +54,8 @@ pub struct Content {
     /// The cluster's service-account issuer, when known (for `serviceAccounts`
     /// authentication).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_account_issuer: Option<ServiceAccountIssuer>,
+    // Boxed: it is rare, and a snapshot is moved around by value.
+    pub service_account_issuer: Option<Box<ServiceAccountIssuer>>,
 }
 
 /// A compiled configuration, ready for the hot path.

@@ -111,6 +111,9 @@ impl Caches {
                 .iter()
                 .map(|s| SecretData::from(&**s))
                 .collect(),
+            // Not read from the API server yet: policies with `serviceAccounts` report
+            // ServiceAccountIssuerUnknown in a cluster until the operator supplies it.
+            service_account_issuer: None,
         }
     }
 }

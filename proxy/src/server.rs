@@ -51,6 +51,9 @@ pub enum Source {
         path: PathBuf,
         /// How often the manifests are checked for changes.
         reload_interval: Duration,
+        /// The cluster's service-account issuer, for `serviceAccounts` authentication
+        /// without the operator.
+        service_account_issuer: Option<switchyard_crds::snapshot::ServiceAccountIssuer>,
     },
     /// Operator mode: snapshots pushed by the operator.
     Operator(subscribe::Options),
@@ -88,12 +91,14 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         Source::Manifests {
             path,
             reload_interval,
+            service_account_issuer,
         } => {
             let watcher = Watcher::new(
                 path.clone(),
                 Arc::clone(&store),
                 metrics.clone(),
                 reload_interval,
+                service_account_issuer,
             );
             first_load(&watcher, &path)?;
             let service: Box<dyn ServiceWithDependents> =

@@ -117,13 +117,16 @@ impl ClusterIssuer {
     }
 }
 
+/// `(namespace, name)`; no name allows the whole namespace.
+type AllowedAccount = (Box<str>, Option<Box<str>>);
+
 /// A policy's service-account authentication.
 #[derive(Debug)]
 pub struct ServiceAccountAuth {
     /// `None`: the cluster's issuer is unknown (the compiler reported it).
     cluster: Option<Arc<ClusterIssuer>>,
     expect: Option<Expectations>,
-    allow: Box<[(Box<str>, Option<Box<str>>)]>,
+    allow: Box<[AllowedAccount]>,
 }
 
 impl ServiceAccountAuth {

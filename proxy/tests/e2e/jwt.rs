@@ -321,3 +321,84 @@ async fn keys_fetched_from_a_url_follow_rotation_and_survive_the_server_going_do
     assert_eq!(call(&proxy, &new.token(&bob)).await.0, 200);
     assert_eq!(call(&proxy, &old.token(&bob)).await.0, 200);
 }
+
+/// A service-account token as the API server mints it.
+fn service_account_token(key: &SigningKey, namespace: &str, name: &str, aud: &str) -> String {
+    let mut claims = claims(
+        "https://kubernetes.default.svc",
+        aud,
+        &format!("system:serviceaccount:{namespace}:{name}"),
+    );
+    claims["kubernetes.io"] = json!({"namespace": namespace, "serviceaccount": {"name": name}});
+    key.token(&claims)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_service_account_tokens_are_verified_with_the_issuer_given_on_the_command_line()
+{
+    let mock = mock().await;
+    let cluster = SigningKey::rsa("sa-key");
+    let jwks_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(jwks_file.path(), jwks(&[&cluster])).unwrap();
+    let manifests = Manifests(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: mock}\nstringData: {apiKey: mock-key}\n---\n\
+         apiVersion: switchyard.dev/v1alpha1\nkind: AIPolicy\nmetadata: {name: in-cluster}\nspec:\n  targetRefs: [{kind: Namespace}]\n  authentication:\n    serviceAccounts:\n      audiences: [switchyard]\n      allow: [{namespace: search, name: indexer}, {namespace: batch}]\n  authorization:\n    rules:\n      - subjects: [{kind: ServiceAccount, name: search/indexer}]\n      - subjects: [{kind: Namespace, name: batch}]\n        routes: [embed]\n"
+            .to_owned(),
+    )
+    .model("m", &mock)
+    .route("chat", &["m"], "")
+    .route("embed", &["m"], "");
+    let proxy = Proxy::start_with(
+        &manifests,
+        &[
+            "--service-account-issuer",
+            "https://kubernetes.default.svc",
+            "--service-account-jwks",
+            jwks_file.path().to_str().unwrap(),
+        ],
+    )
+    .await;
+    assert!(
+        proxy.config().await.to_string().contains("\"problems\":[]"),
+        "{}",
+        proxy.config().await
+    );
+    let indexer = service_account_token(&cluster, "search", "indexer", "switchyard");
+    assert_eq!(call(&proxy, &indexer).await.0, 200);
+    let batch = service_account_token(&cluster, "batch", "nightly", "switchyard");
+    assert_eq!(
+        call(&proxy, &batch).await.0,
+        403,
+        "allowed in, but not to chat"
+    );
+    assert_eq!(models(&proxy, &batch).await, ["embed"]);
+    let (status, body) = call(
+        &proxy,
+        &service_account_token(&cluster, "search", "crawler", "switchyard"),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("service account `system:serviceaccount:search:crawler` is not allowed"),
+        "{body}"
+    );
+    let (status, body) = call(
+        &proxy,
+        &service_account_token(&cluster, "search", "indexer", "vault"),
+    )
+    .await;
+    assert_eq!(status, 401, "{body}");
+    let forged = service_account_token(
+        &SigningKey::rsa("sa-key"),
+        "search",
+        "indexer",
+        "switchyard",
+    );
+    assert_eq!(call(&proxy, &forged).await.0, 401);
+    let counted = "switchyard_security_events_total{reason=\"service_account_not_allowed\"} 1";
+    let metrics = proxy.metrics_when(|m| m.contains(counted)).await;
+    assert!(metrics.contains(counted), "{metrics}");
+}
