@@ -78,7 +78,7 @@ struct KeySet {
 }
 
 /// What is known of the issuer, shared with the compiler's inputs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 struct Known {
     /// Whether a first read has finished, well or badly.
     tried: bool,
@@ -151,9 +151,12 @@ async fn poll<F, R>(
                 if fresh {
                     tracing::info!(issuer = %issuer.issuer, "service-account issuer read");
                 }
-                known.send_modify(|k| {
-                    k.tried = true;
-                    k.issuer = Some(issuer);
+                known.send_if_modified(|k| {
+                    let first = !std::mem::replace(&mut k.tried, true);
+                    if fresh {
+                        k.issuer = Some(issuer);
+                    }
+                    first || fresh
                 });
                 if fresh {
                     changed.notify_one();
