@@ -210,6 +210,7 @@ fn inputs() -> Inputs {
         routes,
         policies,
         secrets,
+        service_account_issuer: None,
     }
 }
 

@@ -18,7 +18,7 @@ use k8s_openapi::api::core::v1::Secret;
 use crate::{
     AIModel, AIPolicy, AIRoute,
     problems::Problem,
-    snapshot::{Content, Snapshot, SnapshotError},
+    snapshot::{Content, ServiceAccountIssuer, Snapshot, SnapshotError},
 };
 
 pub use resolve::SecretData;
@@ -34,6 +34,9 @@ pub struct Inputs {
     pub policies: Vec<Arc<AIPolicy>>,
     /// The Secrets the objects may reference (extra Secrets are ignored).
     pub secrets: Vec<SecretData>,
+    /// The cluster's service-account issuer (read by the operator, or given to a standalone
+    /// proxy), copied into the snapshot for `serviceAccounts` authentication.
+    pub service_account_issuer: Option<ServiceAccountIssuer>,
 }
 
 /// What the compiler produces.
@@ -67,6 +70,7 @@ pub fn compile(inputs: &Inputs) -> Result<Compiled, SnapshotError> {
         models: models.into_compiled(&policies),
         routes,
         policies: policies.into_compiled(),
+        service_account_issuer: inputs.service_account_issuer.clone().map(Box::new),
     };
     problems.sort_by(|a, b| {
         a.object

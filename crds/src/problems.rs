@@ -195,6 +195,19 @@ pub enum ProblemKind {
         /// read from a Secret (an unresolved reference).
         inline: bool,
     },
+    /// A JWKS URL is not https.
+    #[error("jwks.url {url:?} must be an https:// URL")]
+    InvalidJwksUrl {
+        /// The URL as written.
+        url: String,
+    },
+    /// Service-account tokens are accepted but the cluster's service-account issuer is not
+    /// known: the operator reads it from the API server; a standalone proxy needs it on its
+    /// command line.
+    #[error(
+        "serviceAccounts needs the cluster's service-account issuer and keys, which are not known: the operator reads them from the API server (GET /.well-known/openid-configuration and /openid/v1/jwks); a standalone proxy needs --service-account-issuer and --service-account-jwks"
+    )]
+    ServiceAccountIssuerUnknown,
     /// Two API key Secrets hold the same key.
     #[error("Secrets {first} and {second} hold the same API key; only {first} is used")]
     DuplicateApiKey {
@@ -224,7 +237,8 @@ impl ProblemKind {
             | Self::InvalidRegex { .. }
             | Self::InvalidEndpoint { .. }
             | Self::ForbiddenParam { .. }
-            | Self::InvalidJwks { inline: true, .. } => ConditionType::Accepted,
+            | Self::InvalidJwks { inline: true, .. }
+            | Self::InvalidJwksUrl { .. } => ConditionType::Accepted,
             Self::ModelNotFound { .. }
             | Self::NoUsableBackend
             | Self::SecretNotFound { .. }
@@ -233,6 +247,7 @@ impl ProblemKind {
             | Self::TargetNotFound { .. }
             | Self::InvalidJwks { .. }
             | Self::DuplicateApiKey { .. }
+            | Self::ServiceAccountIssuerUnknown
             | Self::PolicyInvalid { .. } => ConditionType::ResolvedRefs,
         }
     }
@@ -251,7 +266,8 @@ impl ProblemKind {
             Self::InvalidEndpoint { .. } => "InvalidEndpoint",
             Self::ForbiddenParam { .. } => "InvalidTransform",
             Self::TargetNotFound { .. } => "TargetNotFound",
-            Self::InvalidJwks { .. } => "InvalidJwks",
+            Self::InvalidJwks { .. } | Self::InvalidJwksUrl { .. } => "InvalidJwks",
+            Self::ServiceAccountIssuerUnknown => "ServiceAccountIssuerUnknown",
             Self::DuplicateApiKey { .. } => "DuplicateApiKey",
             Self::PolicyInvalid { .. } => "PolicyInvalid",
         }

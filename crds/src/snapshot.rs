@@ -18,7 +18,7 @@ pub use index::{RouteIndex, RouteMatch};
 pub use model::{AzureTarget, Credentials, Endpoint, Model, Price, Secret, Timeouts};
 pub use policy::{
     ApiKey, Authentication, AuthorizationRule, Budget, Cache, Guardrails, Jwks, JwtProvider,
-    LimitKey, Logging, Policy, RateLimit, ServiceAccounts,
+    LimitKey, Logging, Policy, RateLimit, ServiceAccountIssuer, ServiceAccounts,
 };
 pub use route::{
     Backend, HeaderMatch, HeaderMatchKind, Retry, Route, RouteTimeouts, SystemPrompt, Transforms,
@@ -51,6 +51,11 @@ pub struct Content {
     pub routes: Vec<Route>,
     /// Valid policies.
     pub policies: Vec<Policy>,
+    /// The cluster's service-account issuer, when known (for `serviceAccounts`
+    /// authentication).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // Boxed: it is rare, and a snapshot is moved around by value.
+    pub service_account_issuer: Option<Box<ServiceAccountIssuer>>,
 }
 
 /// A compiled configuration, ready for the hot path.

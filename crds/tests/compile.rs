@@ -337,7 +337,7 @@ fn policies_on_the_namespace_the_route_and_the_model_all_attach() {
         .route;
     assert_eq!(
         names(&assistant.policies),
-        ["assistant-extras", "search-team"]
+        ["assistant-extras", "in-cluster-callers", "search-team"]
     );
     assert!(assistant.invalid_policies.is_empty());
     let gpt_4o = snapshot

@@ -263,6 +263,7 @@ fn inputs() -> impl Strategy<Value = Inputs> {
             routes: shared(unique(routes, meta_key)),
             policies: shared(unique(policies, meta_key)),
             secrets: unique(secrets, |s| (s.namespace.clone(), s.name.clone())),
+            service_account_issuer: None,
         })
 }
 

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use switchyard_crds::{compile, manifests};
+use switchyard_crds::{Inputs, compile, manifests, snapshot::ServiceAccountIssuer};
 
 fn examples() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
@@ -21,7 +21,16 @@ fn every_example_loads_and_compiles_without_problems() {
             manifests::load_with_env(&file, &|var| Some(format!("test-value-of-{var}"))).unwrap();
         let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
         assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
-        let compiled = compile(&loaded.inputs).unwrap();
+        // The examples are for a cluster, where the operator supplies the service-account
+        // issuer that `serviceAccounts` authentication needs.
+        let inputs = Inputs {
+            service_account_issuer: Some(ServiceAccountIssuer {
+                issuer: "https://kubernetes.default.svc.cluster.local".to_owned(),
+                jwks: r#"{"keys": []}"#.to_owned(),
+            }),
+            ..loaded.inputs
+        };
+        let compiled = compile(&inputs).unwrap();
         let problems: Vec<String> = compiled.problems.iter().map(ToString::to_string).collect();
         assert!(problems.is_empty(), "{}: {problems:#?}", file.display());
         assert!(

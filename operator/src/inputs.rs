@@ -1,5 +1,6 @@
 //! What the compiler reads, kept current by watches: every AIModel, AIRoute and AIPolicy in the
-//! cluster, and the Secrets labelled [`SECRET_LABEL`].
+//! cluster, the Secrets labelled [`SECRET_LABEL`], and the cluster's service-account issuer
+//! (polled, see [`crate::issuer`]).
 //!
 //! Secrets are bounded by that label so the operator never caches every Secret of the cluster
 //! (service-account tokens, TLS keys, Helm releases…): a Secret a resource refers to must carry
@@ -30,7 +31,7 @@ use serde::de::DeserializeOwned;
 use switchyard_crds::{AIModel, AIPolicy, AIRoute, Inputs, compile::SecretData};
 use tokio::sync::Notify;
 
-use crate::metrics::Metrics;
+use crate::{issuer::ClusterIssuer, metrics::Metrics};
 
 /// The label a Secret needs for the operator to see it.
 pub const SECRET_LABEL: &str = "switchyard.dev/secret";
@@ -46,14 +47,18 @@ pub struct Caches {
     pub policies: Store<AIPolicy>,
     /// Labelled Secrets.
     pub secrets: Store<Secret>,
+    /// The cluster's service-account issuer.
+    pub issuer: ClusterIssuer,
 }
 
 impl Caches {
-    /// Starts the four watches, in `namespace` or (`None`) the whole cluster; `changed` is
-    /// notified after each relevant change, and once when every initial list has arrived.
+    /// Starts the four watches, in `namespace` or (`None`) the whole cluster, and the issuer
+    /// reads every `issuer_refresh`; `changed` is notified after each relevant change, and once
+    /// when every initial list has arrived.
     pub fn start(
         client: &kube::Client,
         namespace: Option<&str>,
+        issuer_refresh: Duration,
         changed: Arc<Notify>,
         metrics: &Metrics,
     ) -> Self {
@@ -87,12 +92,14 @@ impl Caches {
                 metrics,
                 secret_fingerprint,
             ),
+            issuer: ClusterIssuer::start(client, issuer_refresh, Arc::clone(&changed), metrics),
         }
     }
 
     /// Waits until every watch has listed its objects once, saying which one it still waits
-    /// for every ten seconds.
+    /// for every ten seconds, and the issuer has been read once (well or not).
     pub async fn ready(&self) -> bool {
+        self.issuer.ready().await;
         listed(&self.models).await
             && listed(&self.routes).await
             && listed(&self.policies).await
@@ -112,6 +119,9 @@ impl Caches {
                 .iter()
                 .map(|s| SecretData::from(&**s))
                 .collect(),
+            // None until a first read succeeds: policies with `serviceAccounts` then report
+            // ServiceAccountIssuerUnknown.
+            service_account_issuer: self.issuer.current(),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! channel, and writes each object's status.
 //!
 //! Tasks, all on one runtime:
-//! - `inputs`: four watches feeding caches and a change signal;
+//! - `inputs`: four watches feeding caches and a change signal, and the service-account issuer
+//!   read from the API server (`issuer`);
 //! - `reconcile`: debounce, compile, stamp, publish to the fleet;
 //! - `serve`: the config channel the proxies connect to (leader only);
 //! - `status`: conditions and Events (leader only);
@@ -14,6 +15,7 @@ mod admin;
 mod auth;
 mod fleet;
 mod inputs;
+mod issuer;
 mod leader;
 mod metrics;
 mod reconcile;
@@ -97,6 +99,10 @@ struct Args {
     /// This replica's identity in the Lease and in Events (default: the pod name).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// Seconds between reads of the cluster's service-account issuer and keys (OIDC discovery
+    /// on the API server): how long a key rotation of the cluster takes to reach the proxies.
+    #[arg(long, env = "SWITCHYARD_ISSUER_REFRESH_SECONDS", default_value_t = 600)]
+    issuer_refresh_seconds: u64,
     /// Log line format.
     #[arg(long, value_enum, env = "SWITCHYARD_LOG_FORMAT", default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -156,6 +162,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let caches = Caches::start(
         &client,
         args.watch_namespace.as_deref(),
+        Duration::from_secs(args.issuer_refresh_seconds.max(1)),
         Arc::clone(&changed),
         &metrics,
     );

@@ -17,7 +17,7 @@ pub struct Metrics {
     registry: Registry,
     /// Reconcile rounds (compile, publish, status), finished.
     pub reconciles: IntCounter,
-    /// Reconcile errors by kind (`watch`, `compile`, `status`, `lease`, `event`).
+    /// Reconcile errors by kind (`watch`, `compile`, `status`, `lease`, `event`, `issuer`).
     pub reconcile_errors: IntCounterVec,
     /// Duration of a reconcile round, from the first change seen to the last status written.
     pub reconcile_duration: Histogram,

@@ -6,6 +6,8 @@ use std::time::Duration;
 use switchyard_crds::problems::ObjectRef;
 use switchyard_providers::{ErrorKind, RequestError, UpstreamError};
 
+use crate::auth::jwt::Refusal;
+
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -45,7 +47,7 @@ pub enum GatewayError {
     InvalidPolicy(ObjectRef),
     /// No credential was presented and no policy admits anonymous callers.
     #[error(
-        "no API key was presented; send it as `Authorization: Bearer KEY`, `x-api-key` or `api-key`"
+        "no API key or token was presented; send it as `Authorization: Bearer KEY`, `x-api-key` or `api-key`"
     )]
     Unauthenticated,
     /// A credential was presented that no policy of the route knows.
@@ -53,6 +55,15 @@ pub enum GatewayError {
     InvalidApiKey {
         /// The first bytes of the key's SHA-256, hex, for logs (never the key).
         digest_prefix: String,
+    },
+    /// A bearer JWT (or service-account token) was refused.
+    #[error("the bearer token is not valid: {0}")]
+    InvalidToken(#[from] Refusal),
+    /// A valid service-account token of an account no policy of the route lets in.
+    #[error("service account `{subject}` is not allowed to use this model")]
+    ServiceAccountNotAllowed {
+        /// `system:serviceaccount:NS:NAME`.
+        subject: String,
     },
     /// The caller is authenticated but a policy does not let it use this route or model.
     #[error("`{subject}` is not allowed to use the model `{model}`")]
@@ -135,10 +146,13 @@ impl GatewayError {
             Self::UnknownModel(_) => (404, ErrorKind::NotFound, None),
             Self::NotReady => (503, ErrorKind::Overloaded, Some(1)),
             Self::InvalidPolicy(_) => (503, ErrorKind::Api, None),
-            Self::Unauthenticated | Self::InvalidApiKey { .. } => {
+            Self::InvalidToken(Refusal::KeysUnavailable) => (503, ErrorKind::Overloaded, Some(1)),
+            Self::Unauthenticated | Self::InvalidApiKey { .. } | Self::InvalidToken(_) => {
                 (401, ErrorKind::Authentication, None)
             }
-            Self::Forbidden { .. } => (403, ErrorKind::PermissionDenied, None),
+            Self::Forbidden { .. } | Self::ServiceAccountNotAllowed { .. } => {
+                (403, ErrorKind::PermissionDenied, None)
+            }
             Self::NoBackend(_) => (503, ErrorKind::Overloaded, Some(1)),
             Self::Upstream(failure) => return failure.response(),
         };
@@ -157,6 +171,10 @@ impl GatewayError {
         match self {
             Self::Unauthenticated => Some("missing_credentials"),
             Self::InvalidApiKey { .. } => Some("invalid_api_key"),
+            // The issuer's keys are missing: the gateway's trouble, not the caller's.
+            Self::InvalidToken(Refusal::KeysUnavailable) => None,
+            Self::InvalidToken(refusal) => Some(refusal.kind()),
+            Self::ServiceAccountNotAllowed { .. } => Some("service_account_not_allowed"),
             Self::Forbidden { .. } => Some("forbidden"),
             Self::InvalidPolicy(_) => Some("invalid_policy"),
             _ => None,

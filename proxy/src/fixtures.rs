@@ -12,7 +12,11 @@ pub fn state(yaml: &str) -> State {
     assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
     let compiled = compile(&loaded.inputs).unwrap();
     assert!(compiled.problems.is_empty(), "{:?}", compiled.problems);
-    State::build(compiled.snapshot, None)
+    State::build(
+        compiled.snapshot,
+        None,
+        &crate::auth::jwks::JwksRegistry::default(),
+    )
 }
 
 /// An AIModel manifest for an openai-compatible model at `endpoint` with `input` USD pricing.

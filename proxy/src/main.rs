@@ -4,7 +4,9 @@ use std::{io::Write as _, net::SocketAddr, path::PathBuf, process::ExitCode, tim
 
 use anyhow::Context;
 use clap::{ArgGroup, Parser, ValueEnum};
+use switchyard_crds::snapshot::ServiceAccountIssuer;
 use switchyard_proxy::{
+    auth::jwt::KeySet,
     gateway::Settings,
     health::Ejection,
     server::{self, Source},
@@ -64,6 +66,22 @@ struct Args {
     /// redis://[:PASSWORD@]HOST[:PORT][/DB] or rediss:// for TLS. Normally from a Secret.
     #[arg(long, env = "SWITCHYARD_REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
+    /// Standalone mode: the `iss` of the cluster's service-account tokens, for policies with
+    /// `serviceAccounts` (the operator supplies it in a cluster).
+    #[arg(
+        long,
+        env = "SWITCHYARD_SERVICE_ACCOUNT_ISSUER",
+        requires = "service_account_jwks"
+    )]
+    service_account_issuer: Option<String>,
+    /// Standalone mode: a file holding the JWKS that verifies those tokens (the API server's
+    /// /openid/v1/jwks), read at start.
+    #[arg(
+        long,
+        env = "SWITCHYARD_SERVICE_ACCOUNT_JWKS",
+        requires = "service_account_issuer"
+    )]
+    service_account_jwks: Option<PathBuf>,
     #[command(flatten)]
     operator: OperatorArgs,
 }
@@ -180,11 +198,23 @@ fn run(args: Args, access_log: Option<Batched>, flushes: Vec<Flush>) -> anyhow::
         Some(path) => Source::Manifests {
             path,
             reload_interval: Duration::from_millis(args.reload_interval_ms),
+            service_account_issuer: service_account_issuer(
+                args.service_account_issuer,
+                args.service_account_jwks.as_deref(),
+            )?,
         },
         None => Source::Operator(args.operator.options()),
     };
-    if let (true, Source::Manifests { path, .. }) = (args.check, &source) {
-        let checked = switchyard_proxy::standalone::check(path)
+    if let (
+        true,
+        Source::Manifests {
+            path,
+            service_account_issuer,
+            ..
+        },
+    ) = (args.check, &source)
+    {
+        let checked = switchyard_proxy::standalone::check(path, service_account_issuer.as_ref())
             .with_context(|| format!("checking {}", path.display()))?;
         std::io::stdout().write_all(checked.report().as_bytes())?;
         return Ok(if checked.is_clean() {
@@ -219,4 +249,24 @@ fn run(args: Args, access_log: Option<Batched>, flushes: Vec<Flush>) -> anyhow::
         before_exit: Box::new(move || flushes.iter().for_each(Flush::now)),
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The service-account issuer of the command line, its JWKS file read and checked.
+fn service_account_issuer(
+    issuer: Option<String>,
+    jwks: Option<&std::path::Path>,
+) -> anyhow::Result<Option<ServiceAccountIssuer>> {
+    let (Some(issuer), Some(path)) = (issuer, jwks) else {
+        return Ok(None);
+    };
+    let jwks = std::fs::read_to_string(path)
+        .with_context(|| format!("reading --service-account-jwks {}", path.display()))?;
+    let keys = KeySet::parse(jwks.as_bytes())
+        .with_context(|| format!("--service-account-jwks {}", path.display()))?;
+    anyhow::ensure!(
+        !keys.is_empty(),
+        "--service-account-jwks {} holds no key that verifies signatures",
+        path.display()
+    );
+    Ok(Some(ServiceAccountIssuer { issuer, jwks }))
 }

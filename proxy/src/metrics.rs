@@ -45,6 +45,8 @@ pub struct Metrics {
     pub config_reloads: IntCounter,
     /// Refused authentications and authorizations, by reason.
     pub security_events: IntCounterVec,
+    /// JWKS fetches from issuers' URLs, by result.
+    pub jwks_fetches: IntCounterVec,
     /// 1 while the shared Redis answers (absent without `--redis-url`).
     pub redis_up: IntGauge,
     /// The config channel to the operator.
@@ -174,6 +176,12 @@ impl Metrics {
                 "switchyard_security_events_total",
                 "Requests refused with 401 or 403 (and routes closed by an invalid policy), by reason.",
                 &["reason"],
+            )?,
+            jwks_fetches: counter(
+                &r,
+                "switchyard_jwks_fetches_total",
+                "JWKS fetches from issuers' URLs, by result (success or failure; a failure keeps the last good keys).",
+                &["result"],
             )?,
             redis_up: gauge(
                 "switchyard_redis_up",

@@ -71,6 +71,9 @@ fn security_event(gateway: &Gateway, ctx: &RequestCtx, reason: &'static str, err
         GatewayError::Forbidden { subject, model } => {
             tracing::warn!(reason, route, subject, model, "request refused");
         }
+        GatewayError::ServiceAccountNotAllowed { subject } => {
+            tracing::warn!(reason, route, subject, "request refused");
+        }
         _ => tracing::warn!(reason, route, "request refused"),
     }
 }

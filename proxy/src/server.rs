@@ -30,6 +30,7 @@ use pingora::{
 
 use crate::{
     admin::{Admin, Mode},
+    auth::jwks::Fetcher,
     dns::Resolver,
     gateway::{Gateway, Settings},
     health::Ejection,
@@ -50,6 +51,9 @@ pub enum Source {
         path: PathBuf,
         /// How often the manifests are checked for changes.
         reload_interval: Duration,
+        /// The cluster's service-account issuer, for `serviceAccounts` authentication
+        /// without the operator.
+        service_account_issuer: Option<switchyard_crds::snapshot::ServiceAccountIssuer>,
     },
     /// Operator mode: snapshots pushed by the operator.
     Operator(subscribe::Options),
@@ -87,12 +91,14 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         Source::Manifests {
             path,
             reload_interval,
+            service_account_issuer,
         } => {
             let watcher = Watcher::new(
                 path.clone(),
                 Arc::clone(&store),
                 metrics.clone(),
                 reload_interval,
+                service_account_issuer,
             );
             first_load(&watcher, &path)?;
             let service: Box<dyn ServiceWithDependents> =
@@ -121,6 +127,10 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     server.bootstrap();
 
     let metrics_for_redis = metrics.clone();
+    let jwks_fetcher = Fetcher {
+        store: Arc::clone(&store),
+        metrics: metrics.clone(),
+    };
     let in_flight = Arc::new(AtomicUsize::new(0));
     let gateway = Gateway {
         store: Arc::clone(&store),
@@ -152,6 +162,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     };
     server.add_boxed_service(config_service);
     server.add_service(background_service("dns", resolver));
+    server.add_service(background_service("jwks", jwks_fetcher));
     if let Some(redis) = options.redis.clone() {
         let check = RedisCheck {
             redis,

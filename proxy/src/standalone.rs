@@ -5,7 +5,7 @@ mod watch;
 
 use std::{fmt::Write as _, path::Path};
 
-use switchyard_crds::{Compiled, compile, manifests};
+use switchyard_crds::{Compiled, compile, manifests, snapshot::ServiceAccountIssuer};
 
 use crate::store::LoadReport;
 pub use watch::Watcher;
@@ -102,9 +102,14 @@ impl Checked {
     }
 }
 
-/// Loads and compiles the manifests at `path` (a file or a folder).
-pub fn check(path: &Path) -> Result<Checked, CheckError> {
-    let loaded = manifests::load(path)?;
+/// Loads and compiles the manifests at `path` (a file or a folder), with the cluster's
+/// service-account issuer if the command line gives one.
+pub fn check(
+    path: &Path,
+    service_account_issuer: Option<&ServiceAccountIssuer>,
+) -> Result<Checked, CheckError> {
+    let mut loaded = manifests::load(path)?;
+    loaded.inputs.service_account_issuer = service_account_issuer.cloned();
     let compiled = compile(&loaded.inputs)?;
     Ok(Checked {
         document_errors: loaded.errors.iter().map(ToString::to_string).collect(),
@@ -122,7 +127,7 @@ mod tests {
 
     #[test]
     fn the_quickstart_checks_clean_and_names_its_route() {
-        let checked = check(&examples().join("quickstart.yaml")).unwrap();
+        let checked = check(&examples().join("quickstart.yaml"), None).unwrap();
         assert!(checked.is_clean(), "{}", checked.report());
         assert!(
             checked
@@ -138,7 +143,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("bad.yaml");
         std::fs::write(&file, "apiVersion: switchyard.dev/v1alpha1\nkind: AIRoute\nmetadata: {name: r}\nspec: {models: [m], backends: []}\n").unwrap();
-        let checked = check(&file).unwrap();
+        let checked = check(&file, None).unwrap();
         assert!(!checked.is_clean());
         assert!(
             checked

@@ -15,7 +15,11 @@ use switchyard_crds::{
 };
 
 use crate::{
-    auth::PolicyState, balance::BackendLoad, dns::Resolver, health::Health, metrics::Metrics,
+    auth::{PolicyState, jwks::JwksRegistry, tokens::ClusterIssuer},
+    balance::BackendLoad,
+    dns::Resolver,
+    health::Health,
+    metrics::Metrics,
     upstream::pool::Pool,
 };
 
@@ -77,8 +81,8 @@ pub struct State {
 
 impl State {
     /// Builds the state for `snapshot`, keeping the runtime state of models that did not change
-    /// since `previous`.
-    pub fn build(snapshot: Snapshot, previous: Option<&State>) -> Self {
+    /// since `previous` and the fetched JWKS of `registry`.
+    pub fn build(snapshot: Snapshot, previous: Option<&State>, registry: &JwksRegistry) -> Self {
         let mut kept: HashMap<&Source, (&Model, &Arc<BackendState>)> = HashMap::new();
         if let Some(previous) = previous {
             let models = previous.snapshot.content.models.iter();
@@ -103,11 +107,12 @@ impl State {
             .iter()
             .map(RouteState::new)
             .collect();
+        let cluster = ClusterIssuer::of(&snapshot);
         let policies = snapshot
             .content
             .policies
             .iter()
-            .map(PolicyState::new)
+            .map(|policy| PolicyState::new(policy, cluster.as_ref(), registry))
             .collect();
         Self {
             snapshot,
@@ -160,6 +165,8 @@ pub struct Store {
     pub swaps: AtomicU64,
     /// Woken on every publish (the resolver listens).
     pub published: tokio::sync::Notify,
+    /// JWKS fetched from issuers' URLs, kept across snapshots.
+    pub jwks: JwksRegistry,
 }
 
 impl Store {
@@ -171,7 +178,7 @@ impl Store {
     /// Builds the state for a new snapshot, keeping runtime state of unchanged models, without
     /// publishing it (so its hosts can be resolved first).
     pub fn prepare(&self, snapshot: Snapshot) -> State {
-        State::build(snapshot, self.state.load().as_deref())
+        State::build(snapshot, self.state.load().as_deref(), &self.jwks)
     }
 
     /// Publishes a prepared state: from now on every new request sees it.

@@ -160,7 +160,14 @@ fn jwt(
             }
             Jwks::Document(doc.expose().to_owned())
         }
-        (None, None, Some(url)) => Jwks::Url(url.clone()),
+        (None, None, Some(url)) => {
+            if !is_jwks_url(url) {
+                *valid = false;
+                report(ProblemKind::InvalidJwksUrl { url: url.clone() });
+                return None;
+            }
+            Jwks::Url(url.clone())
+        }
         (None, None, None) => return None,
     };
     let claims = spec.claims.as_ref();
@@ -175,6 +182,12 @@ fn jwt(
             .and_then(|c| c.groups.clone())
             .unwrap_or_else(|| "groups".to_owned()),
     })
+}
+
+/// An https URL with a host, as the CRD's CEL rule says; checked again here for inputs that
+/// did not pass admission. Keys fetched in the clear could be swapped by anyone on the path.
+fn is_jwks_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|url| url.scheme() == "https" && url.host().is_some())
 }
 
 fn is_jwks(doc: &str) -> bool {

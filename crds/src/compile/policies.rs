@@ -137,6 +137,15 @@ pub(super) fn compile(
         let targets = targets(object, &routes, &models, &mut report);
         match policy(object, secrets, &mut report) {
             Some(policy) => {
+                let accepts_service_accounts = policy
+                    .authentication
+                    .as_ref()
+                    .is_some_and(|a| a.service_accounts.is_some());
+                if accepts_service_accounts && inputs.service_account_issuer.is_none() {
+                    // Only that part is off: service-account tokens are refused as from an
+                    // unknown issuer until the issuer is known; keys and JWTs keep working.
+                    report(ProblemKind::ServiceAccountIssuerUnknown);
+                }
                 let idx = compiled.list.len() as PolicyIdx;
                 compiled.list.push(policy);
                 for t in targets {

@@ -92,6 +92,17 @@ pub struct ServiceAccounts {
     pub allow: Vec<(String, Option<String>)>,
 }
 
+/// The cluster's service-account token issuer: what the API server's
+/// `/.well-known/openid-configuration` names as `issuer`, and its `/openid/v1/jwks`. The
+/// operator reads both, so proxies verify service-account tokens without API access.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceAccountIssuer {
+    /// The `iss` of the cluster's service-account tokens.
+    pub issuer: String,
+    /// The JWKS document that verifies them.
+    pub jwks: String,
+}
+
 /// Subjects and what they may use.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthorizationRule {

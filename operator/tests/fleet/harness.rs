@@ -568,16 +568,26 @@ impl Proxy {
 
     /// A chat completion for `model`: the status and the body.
     pub async fn chat(&self, model: &str) -> (u16, String) {
+        self.chat_with(model, None).await
+    }
+
+    /// A chat completion for `model` sent with `Authorization: Bearer TOKEN`.
+    pub async fn chat_as(&self, model: &str, token: &str) -> (u16, String) {
+        self.chat_with(model, Some(token)).await
+    }
+
+    async fn chat_with(&self, model: &str, token: Option<&str>) -> (u16, String) {
         let body = serde_json::json!({
             "model": model,
             "messages": [{"role": "user", "content": "hello from the fleet"}],
         });
-        match reqwest::Client::new()
+        let mut request = reqwest::Client::new()
             .post(self.url("/v1/chat/completions"))
-            .json(&body)
-            .send()
-            .await
-        {
+            .json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        match request.send().await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 (status, response.text().await.unwrap_or_default())

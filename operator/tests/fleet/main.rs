@@ -14,3 +14,4 @@ mod harness;
 mod leadership;
 mod reconcile;
 mod resilience;
+mod service_accounts;

@@ -12,7 +12,7 @@ use std::{
 
 use async_trait::async_trait;
 use pingora::{server::ShutdownWatch, services::background::BackgroundService};
-use switchyard_crds::manifests;
+use switchyard_crds::{manifests, snapshot::ServiceAccountIssuer};
 
 use super::{Checked, check};
 use crate::{
@@ -30,6 +30,8 @@ pub struct Watcher {
     metrics: Metrics,
     /// How often the files are polled.
     interval: Duration,
+    /// The cluster's service-account issuer given on the command line.
+    service_account_issuer: Option<ServiceAccountIssuer>,
     /// The files as they were when last loaded.
     seen: Mutex<Fingerprint>,
 }
@@ -57,12 +59,19 @@ fn fingerprint(path: &Path) -> Fingerprint {
 
 impl Watcher {
     /// A watcher that has seen nothing yet: the first poll loads the files.
-    pub fn new(path: PathBuf, store: Arc<Store>, metrics: Metrics, interval: Duration) -> Self {
+    pub fn new(
+        path: PathBuf,
+        store: Arc<Store>,
+        metrics: Metrics,
+        interval: Duration,
+        service_account_issuer: Option<ServiceAccountIssuer>,
+    ) -> Self {
         Self {
             path,
             store,
             metrics,
             interval,
+            service_account_issuer,
             seen: Mutex::new(Fingerprint::new()),
         }
     }
@@ -72,7 +81,11 @@ impl Watcher {
         let path = self.path.clone();
         // The fingerprint is taken before the files are read, so a change made while they are
         // being loaded is seen by the next poll rather than lost.
-        let loaded = tokio::task::spawn_blocking(move || (fingerprint(&path), check(&path))).await;
+        let issuer = self.service_account_issuer.clone();
+        let loaded = tokio::task::spawn_blocking(move || {
+            (fingerprint(&path), check(&path, issuer.as_ref()))
+        })
+        .await;
         let loaded = loaded.map(|(seen, checked)| {
             *self.seen.lock().unwrap_or_else(PoisonError::into_inner) = seen;
             checked

@@ -392,6 +392,27 @@ async fn the_proxy_service_account_may_do_nothing() {
             "operator {verb} {resource} {subresource}"
         );
     }
+    // The operator reads the service-account issuer by its own rule, not only through
+    // Kubernetes' default binding of system:service-account-issuer-discovery to every service
+    // account (a cluster may remove it): impersonating without the service-account groups
+    // leaves the chart's rule as the only grant.
+    for url in ["/.well-known/openid-configuration", "/openid/v1/jwks"] {
+        for (user, allowed) in [(&operator, "yes"), (&proxy, "no")] {
+            let can = can_i(
+                cluster,
+                user,
+                namespace.name(),
+                &["get", url, "--as-group=system:authenticated"],
+            )
+            .await;
+            assert_eq!(
+                can.stdout.trim(),
+                allowed,
+                "{user} get {url}: {}",
+                can.stderr
+            );
+        }
+    }
 }
 
 /// `kubectl auth can-i ARGS --as USER -n NAMESPACE`.
