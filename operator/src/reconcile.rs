@@ -126,9 +126,6 @@ impl Reconciler {
             let started = Instant::now();
             if !restamp {
                 settle(&self.changed, started).await;
-                if last.hash.is_some() {
-                    self.fleet.wait_synced(last.version, FLEET_WAIT).await;
-                }
             }
             if let Err(error) = self.round(&mut last, started, restamp).await {
                 self.metrics
@@ -143,13 +140,20 @@ impl Reconciler {
     async fn round(&self, last: &mut Last, started: Instant, restamp: bool) -> anyhow::Result<()> {
         let inputs = self.caches.inputs();
         let metrics = self.metrics.clone();
-        let compiled = tokio::task::spawn_blocking(move || {
+        let compiling = tokio::task::spawn_blocking(move || {
             let _timer = metrics.compile_duration.start_timer();
             compile(&inputs)
-        })
-        .await
-        .context("the compile task")?
-        .context("sealing the snapshot")?;
+        });
+        // The compilation overlaps the wait for the fleet to take the previous snapshot.
+        let fleet_caught_up = async {
+            if !restamp && last.hash.is_some() {
+                self.fleet.wait_synced(last.version, FLEET_WAIT).await;
+            }
+        };
+        let (compiled, ()) = tokio::join!(compiling, fleet_caught_up);
+        let compiled = compiled
+            .context("the compile task")?
+            .context("sealing the snapshot")?;
         let findings = findings(&compiled.problems);
         if restamp || last.hash.as_ref() != Some(&compiled.snapshot.hash) {
             let version = next_version(last.version);
