@@ -15,8 +15,8 @@ use switchyard_crds::{
 };
 
 use crate::{
-    auth::PolicyState, balance::BackendLoad, dns::Resolver, health::Health, metrics::Metrics,
-    upstream::pool::Pool,
+    auth::PolicyState, balance::BackendLoad, cache::RouteCache, dns::Resolver,
+    guardrails::PolicyGuardrails, health::Health, metrics::Metrics, upstream::pool::Pool,
 };
 
 /// Runtime state of one model, kept across snapshot swaps while the model is unchanged.
@@ -73,6 +73,10 @@ pub struct State {
     pub routes: Vec<RouteState>,
     /// Key tables and rules per policy, indexed like `snapshot.content.policies`.
     pub policies: Vec<PolicyState>,
+    /// Compiled deny patterns and redactors per policy, indexed like `snapshot.content.policies`.
+    pub guardrails: Vec<PolicyGuardrails>,
+    /// Response cache settings per route (`None`: not cached), indexed like `routes`.
+    pub caches: Vec<Option<RouteCache>>,
 }
 
 impl State {
@@ -109,11 +113,25 @@ impl State {
             .iter()
             .map(PolicyState::new)
             .collect();
+        let content = &snapshot.content;
+        let caches = content
+            .routes
+            .iter()
+            .map(|route| RouteCache::new(route, &content.policies, &content.models))
+            .collect();
+        let guardrails = snapshot
+            .content
+            .policies
+            .iter()
+            .map(PolicyGuardrails::new)
+            .collect();
         Self {
             snapshot,
             backends,
             routes,
             policies,
+            guardrails,
+            caches,
         }
     }
 }

@@ -1,0 +1,285 @@
+//! The response cache: exact match on the normalized request (see `key`), in memory bounded
+//! by bytes and optionally in the shared Redis tier. The stage runs after authentication,
+//! authorization, guardrails (so the key sees redacted prompts) and limit admission:
+//! 1. `lookup` computes the key, tries memory then Redis, and on a hit answers with the
+//!    stored bytes (`x-switchyard-cache: hit`) before any upstream call — no tokens are
+//!    used, so limits settle with zero;
+//! 2. on a miss, `respond` captures what the client is sent (`RequestCtx::cache`);
+//! 3. `store` keeps it only if it was a complete 2xx answer no larger than `maxEntryBytes`:
+//!    never an error, never a stream that broke, stalled or lost its client midway.
+//!
+//! Streams and whole answers are keyed apart (a stream is replayed as the same SSE bytes, a
+//! whole answer as the identical body). Several policies with a cache on one route combine
+//! to the strictest: the shortest TTL, the smallest entry size, `subject` scope if any says
+//! so; the Redis tier is used if any asks for it (and `--redis-url` is set). A client sending
+//! `Cache-Control: no-cache` or `no-store` bypasses the cache both ways.
+
+pub mod key;
+mod memory;
+mod shared;
+
+use std::{sync::Arc, time::Duration};
+
+use bytes::{Bytes, BytesMut};
+use pingora::proxy::Session;
+use switchyard_crds::{
+    policy::CacheScope,
+    snapshot::{Policy, Route},
+};
+use switchyard_providers::ClientRequest;
+
+use crate::{
+    auth::Principal, ctx::RequestCtx, errors::GatewayError, gateway::Gateway,
+    metrics::LookupResult, respond, store::State,
+};
+
+pub use self::memory::Memory;
+use self::{key::Key, memory::Entry};
+
+/// A route's cache settings, combined from its policies once per snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteCache {
+    ttl: Duration,
+    max_entry_bytes: usize,
+    scope: CacheScope,
+    redis: bool,
+    /// See [`key::route_fingerprint`].
+    fingerprint: [u8; 32],
+}
+
+impl RouteCache {
+    /// The cache of `route`, if any of its `policies` has one.
+    pub fn new(
+        route: &Route,
+        policies: &[Policy],
+        models: &[switchyard_crds::snapshot::Model],
+    ) -> Option<Self> {
+        let caches = route
+            .policies
+            .iter()
+            .filter_map(|idx| policies.get(*idx as usize)?.cache.as_ref());
+        caches.fold(None, |combined: Option<Self>, cache| {
+            let next = Self {
+                ttl: cache.ttl.get(),
+                max_entry_bytes: usize::try_from(cache.max_entry_bytes).unwrap_or(usize::MAX),
+                scope: cache.scope,
+                redis: cache.redis,
+                fingerprint: [0; 32],
+            };
+            Some(match combined {
+                None => Self {
+                    fingerprint: key::route_fingerprint(route, models),
+                    ..next
+                },
+                Some(before) => Self {
+                    ttl: before.ttl.min(next.ttl),
+                    max_entry_bytes: before.max_entry_bytes.min(next.max_entry_bytes),
+                    scope: if before.scope == CacheScope::Subject {
+                        CacheScope::Subject
+                    } else {
+                        next.scope
+                    },
+                    redis: before.redis || next.redis,
+                    ..before
+                },
+            })
+        })
+    }
+}
+
+/// A miss that may be stored once the answer is complete.
+#[derive(Debug)]
+pub struct Pending {
+    key: Key,
+    ttl: Duration,
+    redis: bool,
+}
+
+/// What the lookup decided.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A hit was sent to the client; the request is answered.
+    Answered,
+    /// Go upstream; `Some` when the answer should be stored.
+    Upstream(Option<Pending>),
+}
+
+/// The cache's part of the request context: what the lookup found, and the response being
+/// captured for storage (only on a miss of a cached route).
+#[derive(Debug, Default)]
+pub struct CacheCtx {
+    /// The `x-switchyard-cache` value; `None` where no cache applies.
+    pub result: Option<LookupResult>,
+    capture: Option<Capture>,
+}
+
+/// The bytes sent to the client, kept for the store.
+#[derive(Debug)]
+struct Capture {
+    limit: usize,
+    body: Captured,
+}
+
+#[derive(Debug)]
+enum Captured {
+    /// Nothing yet, or a stream in progress.
+    Stream(BytesMut),
+    /// A whole body, or a stream whose last chunk was sent.
+    Complete(Bytes),
+    /// Over the entry limit: not stored.
+    TooLarge,
+}
+
+impl CacheCtx {
+    /// Keeps a whole body that was sent.
+    pub fn whole(&mut self, body: &Bytes) {
+        if let Some(capture) = &mut self.capture {
+            capture.body = if body.len() > capture.limit {
+                Captured::TooLarge
+            } else {
+                Captured::Complete(body.clone())
+            };
+        }
+    }
+
+    /// Appends a stream chunk that was sent; `end` when it was the last.
+    pub fn chunk(&mut self, chunk: &[u8], end: bool) {
+        let Some(capture) = &mut self.capture else {
+            return;
+        };
+        if let Captured::Stream(buffer) = &mut capture.body {
+            if buffer.len() + chunk.len() > capture.limit {
+                capture.body = Captured::TooLarge;
+                return;
+            }
+            buffer.extend_from_slice(chunk);
+            if end {
+                capture.body = Captured::Complete(std::mem::take(buffer).freeze());
+            }
+        }
+    }
+}
+
+/// Looks `request` up in the cache of route `idx` and answers it on a hit.
+pub async fn lookup(
+    gateway: &Gateway,
+    state: &State,
+    idx: usize,
+    principal: &Principal,
+    request: &ClientRequest,
+    session: &mut Session,
+    ctx: &mut RequestCtx,
+) -> Result<Lookup, GatewayError> {
+    let Some(settings) = state.caches.get(idx).and_then(Option::as_ref) else {
+        return Ok(Lookup::Upstream(None));
+    };
+    let route = ctx.route.clone().unwrap_or_default();
+    if bypassed(session) {
+        gateway.metrics.cache.lookup(&route, LookupResult::Bypass);
+        ctx.cache.result = Some(LookupResult::Bypass);
+        return Ok(Lookup::Upstream(None));
+    }
+    let subject = (settings.scope == CacheScope::Subject).then(|| principal.subject());
+    let key = key::compute(
+        key::Scope {
+            route: &settings.fingerprint,
+            subject,
+        },
+        request,
+    );
+    let redis = gateway.redis.as_deref().filter(|_| settings.redis);
+    if let Some(body) = find(gateway, redis, &key).await {
+        gateway.metrics.cache.lookup(&route, LookupResult::Hit);
+        ctx.cache.result = Some(LookupResult::Hit);
+        replay(session, ctx, request.stream(), body).await;
+        return Ok(Lookup::Answered);
+    }
+    gateway.metrics.cache.lookup(&route, LookupResult::Miss);
+    ctx.cache.result = Some(LookupResult::Miss);
+    ctx.cache.capture = Some(Capture {
+        limit: settings.max_entry_bytes,
+        body: Captured::Stream(BytesMut::new()),
+    });
+    Ok(Lookup::Upstream(Some(Pending {
+        key,
+        ttl: settings.ttl,
+        redis: redis.is_some(),
+    })))
+}
+
+/// Whether the client asked not to use the cache.
+fn bypassed(session: &Session) -> bool {
+    session
+        .req_header()
+        .headers
+        .get_all(http::header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|directive| {
+            let directive = directive.trim();
+            directive.eq_ignore_ascii_case("no-cache") || directive.eq_ignore_ascii_case("no-store")
+        })
+}
+
+/// Memory first, then Redis (whose hit is kept in memory for what is left of its TTL).
+async fn find(gateway: &Gateway, redis: Option<&crate::redis::Redis>, key: &Key) -> Option<Bytes> {
+    if let Some(entry) = gateway.cache.get(key).await {
+        gateway.metrics.cache.hit("memory");
+        return Some(entry.body.clone());
+    }
+    let (body, ttl) = shared::get(redis?, &gateway.metrics, key).await?;
+    gateway.metrics.cache.hit("redis");
+    let entry = Arc::new(Entry {
+        body: body.clone(),
+        ttl,
+    });
+    gateway.cache.insert(*key, entry).await;
+    Some(body)
+}
+
+/// Sends a stored answer: the identical JSON body, or the stream's events in one write.
+async fn replay(session: &mut Session, ctx: &mut RequestCtx, stream: bool, body: Bytes) {
+    let sent = if stream {
+        match respond::stream_start(session, ctx).await {
+            Ok(()) => respond::stream_chunk(session, ctx, body, true).await,
+            Err(error) => Err(error),
+        }
+    } else {
+        respond::json(session, ctx, 200, body).await
+    };
+    if let Err(error) = sent {
+        tracing::debug!(%error, "client went away during a cache hit");
+    }
+}
+
+/// Stores what the client was sent, if it was a complete success.
+pub async fn store(gateway: &Gateway, ctx: &mut RequestCtx, pending: Option<Pending>) {
+    let (Some(pending), Some(capture)) = (pending, ctx.cache.capture.take()) else {
+        return;
+    };
+    let succeeded = (200..300).contains(&ctx.outcome.status) && ctx.outcome.error.is_none();
+    let body = match capture.body {
+        Captured::Complete(body) if succeeded => body,
+        Captured::TooLarge => return gateway.metrics.cache.skipped("too_large"),
+        _ => return gateway.metrics.cache.skipped("incomplete"),
+    };
+    let entry = Arc::new(Entry {
+        body,
+        ttl: pending.ttl,
+    });
+    gateway.cache.insert(pending.key, Arc::clone(&entry)).await;
+    gateway.metrics.cache.stored("memory");
+    if let Some(redis) = gateway.redis.as_deref().filter(|_| pending.redis)
+        && shared::set(
+            redis,
+            &gateway.metrics,
+            &pending.key,
+            &entry.body,
+            entry.ttl,
+        )
+        .await
+    {
+        gateway.metrics.cache.stored("redis");
+    }
+}
