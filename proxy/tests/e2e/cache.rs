@@ -85,6 +85,17 @@ async fn a_repeated_request_is_answered_from_the_cache_with_the_identical_body()
         1,
         "the hit never reached the provider"
     );
+    for _ in 0..100 {
+        if proxy.access_log().contains("\"cache\":\"hit\"") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        proxy.access_log().contains("\"cache\":\"hit\""),
+        "{}",
+        proxy.access_log()
+    );
 
     // Another temperature is another answer.
     let mut warmer = chat("m", false);
