@@ -283,3 +283,56 @@ pub async fn store(gateway: &Gateway, ctx: &mut RequestCtx, pending: Option<Pend
         gateway.metrics.cache.stored("redis");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures;
+
+    fn state(policies: &str, route_extra: &str) -> State {
+        let route = format!(
+            "apiVersion: switchyard.dev/v1alpha1\nkind: AIRoute\nmetadata: {{name: r}}\nspec:\n  models: [r]\n  backends: [{{modelRef: {{name: m}}, weight: 3}}]\n{route_extra}---\n"
+        );
+        fixtures::state(&format!("{}{route}{policies}", fixtures::model("m", "1")))
+    }
+
+    fn policy(name: &str, cache: &str) -> String {
+        format!(
+            "apiVersion: switchyard.dev/v1alpha1\nkind: AIPolicy\nmetadata: {{name: {name}}}\nspec:\n  targetRefs: [{{kind: Namespace}}]\n  authentication: {{anonymous: true}}\n  cache: {cache}\n---\n"
+        )
+    }
+
+    #[test]
+    fn policies_on_one_route_combine_to_the_strictest_cache() {
+        let both = format!(
+            "{}{}",
+            policy("a", "{ttl: 10m, maxEntryBytes: 1000, scope: shared}"),
+            policy(
+                "b",
+                "{ttl: 1m, maxEntryBytes: 5000, scope: subject, redis: true}"
+            )
+        );
+        let combined = state(&both, "");
+        let cache = combined.caches[0].as_ref().unwrap();
+        assert_eq!(cache.ttl, Duration::from_secs(60));
+        assert_eq!(cache.max_entry_bytes, 1000);
+        assert_eq!(cache.scope, CacheScope::Subject);
+        assert!(cache.redis);
+
+        let none = state("", "");
+        assert!(none.caches[0].is_none());
+    }
+
+    #[test]
+    fn the_route_fingerprint_follows_transforms_but_not_weights() {
+        let cache = policy("a", "{}");
+        let fingerprint =
+            |extra: &str| state(&cache, extra).caches[0].as_ref().unwrap().fingerprint;
+        let plain = fingerprint("");
+        assert_eq!(plain, fingerprint("  strategy: lowest-latency\n"));
+        assert_ne!(
+            plain,
+            fingerprint("  transforms: {systemPrompt: {text: be brief}}\n")
+        );
+    }
+}
