@@ -29,8 +29,8 @@ use switchyard_crds::{
 use switchyard_providers::ClientRequest;
 
 use crate::{
-    auth::Principal, ctx::RequestCtx, errors::GatewayError, gateway::Gateway,
-    metrics::LookupResult, respond, store::State,
+    auth::Principal, ctx::RequestCtx, gateway::Gateway, metrics::LookupResult, respond,
+    store::State,
 };
 
 pub use self::memory::Memory;
@@ -169,15 +169,15 @@ pub async fn lookup(
     request: &ClientRequest,
     session: &mut Session,
     ctx: &mut RequestCtx,
-) -> Result<Lookup, GatewayError> {
+) -> Lookup {
     let Some(settings) = state.caches.get(idx).and_then(Option::as_ref) else {
-        return Ok(Lookup::Upstream(None));
+        return Lookup::Upstream(None);
     };
     let route = ctx.route.clone().unwrap_or_default();
     if bypassed(session) {
         gateway.metrics.cache.lookup(&route, LookupResult::Bypass);
         ctx.cache.result = Some(LookupResult::Bypass);
-        return Ok(Lookup::Upstream(None));
+        return Lookup::Upstream(None);
     }
     let subject = (settings.scope == CacheScope::Subject).then(|| principal.subject());
     let key = key::compute(
@@ -192,7 +192,7 @@ pub async fn lookup(
         gateway.metrics.cache.lookup(&route, LookupResult::Hit);
         ctx.cache.result = Some(LookupResult::Hit);
         replay(session, ctx, request.stream(), body).await;
-        return Ok(Lookup::Answered);
+        return Lookup::Answered;
     }
     gateway.metrics.cache.lookup(&route, LookupResult::Miss);
     ctx.cache.result = Some(LookupResult::Miss);
@@ -200,11 +200,11 @@ pub async fn lookup(
         limit: settings.max_entry_bytes,
         body: Captured::Stream(BytesMut::new()),
     });
-    Ok(Lookup::Upstream(Some(Pending {
+    Lookup::Upstream(Some(Pending {
         key,
         ttl: settings.ttl,
         redis: redis.is_some(),
-    })))
+    }))
 }
 
 /// Whether the client asked not to use the cache.

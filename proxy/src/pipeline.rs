@@ -116,7 +116,7 @@ async fn serve(
         &gateway.metrics,
     )?;
     // Limits admit before this line; a hit uses no tokens, so they settle with zero.
-    let lookup = cache::lookup(gateway, state, idx, &principal, &request, session, ctx).await?;
+    let lookup = cache::lookup(gateway, state, idx, &principal, &request, session, ctx).await;
     let cache::Lookup::Upstream(pending) = lookup else {
         return Ok(());
     };
