@@ -4,9 +4,10 @@
 //! 1. `lookup` computes the key, tries memory then Redis, and on a hit answers with the
 //!    stored bytes (`x-switchyard-cache: hit`) before any upstream call — no tokens are
 //!    used, so limits settle with zero;
-//! 2. on a miss, `respond` captures what the client is sent (`RequestCtx::cache`);
-//! 3. `store` keeps it only if it was a complete 2xx answer no larger than `maxEntryBytes`:
-//!    never an error, never a stream that broke, stalled or lost its client midway.
+//! 2. on a miss, `respond` captures what the client is sent (`RequestCtx::cache`) and puts it
+//!    in memory as the last byte goes out, only if it is a complete 2xx answer no larger than
+//!    `maxEntryBytes`: never an error, never a stream that broke, stalled or lost its client;
+//! 3. `store` counts the outcome and copies a stored entry to Redis.
 //!
 //! Streams and whole answers are keyed apart (a stream is replayed as the same SSE bytes, a
 //! whole answer as the identical body). Several policies with a cache on one route combine
@@ -14,6 +15,7 @@
 //! so; the Redis tier is used if any asks for it (and `--redis-url` is set). A client sending
 //! `Cache-Control: no-cache` or `no-store` bypasses the cache both ways.
 
+mod capture;
 pub mod key;
 mod memory;
 mod shared;
@@ -33,8 +35,12 @@ use crate::{
     store::State,
 };
 
-pub use self::memory::Memory;
-use self::{key::Key, memory::Entry};
+pub use self::{capture::CacheCtx, memory::Memory};
+use self::{
+    capture::{Capture, Captured},
+    key::Key,
+    memory::Entry,
+};
 
 /// A route's cache settings, combined from its policies once per snapshot.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,77 +93,21 @@ impl RouteCache {
     }
 }
 
-/// A miss that may be stored once the answer is complete.
+/// Where and how long a miss's answer is to be stored.
 #[derive(Debug)]
-pub struct Pending {
+pub(crate) struct Pending {
     key: Key,
     ttl: Duration,
     redis: bool,
 }
 
 /// What the lookup decided.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Lookup {
     /// A hit was sent to the client; the request is answered.
     Answered,
-    /// Go upstream; `Some` when the answer should be stored.
-    Upstream(Option<Pending>),
-}
-
-/// The cache's part of the request context: what the lookup found, and the response being
-/// captured for storage (only on a miss of a cached route).
-#[derive(Debug, Default)]
-pub struct CacheCtx {
-    /// The `x-switchyard-cache` value; `None` where no cache applies.
-    pub result: Option<LookupResult>,
-    capture: Option<Capture>,
-}
-
-/// The bytes sent to the client, kept for the store.
-#[derive(Debug)]
-struct Capture {
-    limit: usize,
-    body: Captured,
-}
-
-#[derive(Debug)]
-enum Captured {
-    /// Nothing yet, or a stream in progress.
-    Stream(BytesMut),
-    /// A whole body, or a stream whose last chunk was sent.
-    Complete(Bytes),
-    /// Over the entry limit: not stored.
-    TooLarge,
-}
-
-impl CacheCtx {
-    /// Keeps a whole body that was sent.
-    pub fn whole(&mut self, body: &Bytes) {
-        if let Some(capture) = &mut self.capture {
-            capture.body = if body.len() > capture.limit {
-                Captured::TooLarge
-            } else {
-                Captured::Complete(body.clone())
-            };
-        }
-    }
-
-    /// Appends a stream chunk that was sent; `end` when it was the last.
-    pub fn chunk(&mut self, chunk: &[u8], end: bool) {
-        let Some(capture) = &mut self.capture else {
-            return;
-        };
-        if let Captured::Stream(buffer) = &mut capture.body {
-            if buffer.len() + chunk.len() > capture.limit {
-                capture.body = Captured::TooLarge;
-                return;
-            }
-            buffer.extend_from_slice(chunk);
-            if end {
-                capture.body = Captured::Complete(std::mem::take(buffer).freeze());
-            }
-        }
-    }
+    /// Go upstream (on a miss, the answer is captured for the cache).
+    Upstream,
 }
 
 /// Looks `request` up in the cache of route `idx` and answers it on a hit.
@@ -171,13 +121,13 @@ pub async fn lookup(
     ctx: &mut RequestCtx,
 ) -> Lookup {
     let Some(settings) = state.caches.get(idx).and_then(Option::as_ref) else {
-        return Lookup::Upstream(None);
+        return Lookup::Upstream;
     };
     let route = ctx.route.clone().unwrap_or_default();
     if bypassed(session) {
         gateway.metrics.cache.lookup(&route, LookupResult::Bypass);
         ctx.cache.result = Some(LookupResult::Bypass);
-        return Lookup::Upstream(None);
+        return Lookup::Upstream;
     }
     let subject = (settings.scope == CacheScope::Subject).then(|| principal.subject());
     let key = key::compute(
@@ -197,14 +147,16 @@ pub async fn lookup(
     gateway.metrics.cache.lookup(&route, LookupResult::Miss);
     ctx.cache.result = Some(LookupResult::Miss);
     ctx.cache.capture = Some(Capture {
+        pending: Pending {
+            key,
+            ttl: settings.ttl,
+            redis: redis.is_some(),
+        },
         limit: settings.max_entry_bytes,
-        body: Captured::Stream(BytesMut::new()),
+        memory: gateway.cache.clone(),
+        body: Captured::Partial(BytesMut::new()),
     });
-    Lookup::Upstream(Some(Pending {
-        key,
-        ttl: settings.ttl,
-        redis: redis.is_some(),
-    }))
+    Lookup::Upstream
 }
 
 /// Whether the client asked not to use the cache.
@@ -253,23 +205,21 @@ async fn replay(session: &mut Session, ctx: &mut RequestCtx, stream: bool, body:
     }
 }
 
-/// Stores what the client was sent, if it was a complete success.
-pub async fn store(gateway: &Gateway, ctx: &mut RequestCtx, pending: Option<Pending>) {
-    let (Some(pending), Some(capture)) = (pending, ctx.cache.capture.take()) else {
+/// Counts what became of a captured answer and copies a stored one to Redis when the
+/// policy asks (after the client has its answer; bounded by the Redis tier's deadline).
+pub async fn store(gateway: &Gateway, ctx: &mut RequestCtx) {
+    let Some(capture) = ctx.cache.capture.take() else {
         return;
     };
-    let succeeded = (200..300).contains(&ctx.outcome.status) && ctx.outcome.error.is_none();
-    let body = match capture.body {
-        Captured::Complete(body) if succeeded => body,
+    let entry = match capture.body {
+        Captured::Stored(entry) => entry,
         Captured::TooLarge => return gateway.metrics.cache.skipped("too_large"),
-        _ => return gateway.metrics.cache.skipped("incomplete"),
+        Captured::Partial(_) | Captured::Failed => {
+            return gateway.metrics.cache.skipped("incomplete");
+        }
     };
-    let entry = Arc::new(Entry {
-        body,
-        ttl: pending.ttl,
-    });
-    gateway.cache.insert(pending.key, Arc::clone(&entry)).await;
     gateway.metrics.cache.stored("memory");
+    let pending = capture.pending;
     if let Some(redis) = gateway.redis.as_deref().filter(|_| pending.redis)
         && shared::set(
             redis,

@@ -117,9 +117,9 @@ async fn serve(
     )?;
     // Limits admit before this line; a hit uses no tokens, so they settle with zero.
     let lookup = cache::lookup(gateway, state, idx, &principal, &request, session, ctx).await;
-    let cache::Lookup::Upstream(pending) = lookup else {
+    if lookup == cache::Lookup::Answered {
         return Ok(());
-    };
+    }
     let estimate = balance::Estimate {
         input_tokens: body.len() as u64 / 4,
         output_tokens: request
@@ -137,6 +137,6 @@ async fn serve(
         .upstream
         .attempt(session, ctx, &gateway.metrics, &call)
         .await?;
-    cache::store(gateway, ctx, pending).await;
+    cache::store(gateway, ctx).await;
     Ok(())
 }

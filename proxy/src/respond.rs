@@ -47,7 +47,7 @@ pub async fn json(
     ctx.timing
         .first_byte
         .get_or_insert_with(tokio::time::Instant::now);
-    ctx.cache.whole(&body);
+    ctx.cache.whole(status, &body).await;
     session.write_response_body(Some(body), true).await
 }
 
@@ -96,6 +96,7 @@ pub async fn stream_chunk(
             .first_byte
             .get_or_insert_with(tokio::time::Instant::now);
     }
-    ctx.cache.chunk(&chunk, end);
+    let failed = ctx.outcome.error.is_some();
+    ctx.cache.chunk(&chunk, end, failed).await;
     session.write_response_body(Some(chunk), end).await
 }
