@@ -88,6 +88,11 @@ impl Fields {
         }
     }
 
+    /// The fields as name and raw value, in order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &RawValue)> {
+        self.0.iter().map(|(key, value)| (&**key, &**value))
+    }
+
     /// The field names, in order.
     pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(|(key, _)| &**key)

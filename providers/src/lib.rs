@@ -32,6 +32,7 @@ mod fields;
 mod gemini;
 mod hub;
 mod openai;
+mod prompt;
 mod request;
 mod response;
 mod sse;

@@ -45,6 +45,9 @@ struct Record<'a> {
     error: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     connection_error: Option<&'static str>,
+    /// `hit`, `miss` or `bypass` on routes with a response cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache: Option<&'static str>,
 }
 
 /// Logs a finished request.
@@ -79,6 +82,7 @@ pub fn write(log: &Batched, session: &Session, error: Option<&Error>, ctx: &Requ
         cost_usd: ctx.outcome.cost_usd,
         error: ctx.outcome.error.map(|kind| kind.as_str()),
         connection_error: error.map(|e| e.etype().as_str()),
+        cache: ctx.cache.result.map(|result| result.as_str()),
     };
     log.append(|buffer| {
         if serde_json::to_writer(&mut *buffer, &record).is_ok() {

@@ -21,6 +21,8 @@ pub struct RequestCtx {
     pub usage: Option<Usage>,
     /// What the client got.
     pub outcome: Outcome,
+    /// The response cache's lookup result and capture.
+    pub cache: crate::cache::CacheCtx,
 }
 
 impl Default for RequestCtx {
@@ -35,6 +37,7 @@ impl Default for RequestCtx {
             attempts: Attempts::default(),
             usage: None,
             outcome: Outcome::default(),
+            cache: crate::cache::CacheCtx::default(),
         }
     }
 }

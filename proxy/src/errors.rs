@@ -73,6 +73,9 @@ pub enum GatewayError {
         /// The public model name asked for.
         model: String,
     },
+    /// A prompt matched a policy's deny pattern; the message is the pattern's.
+    #[error("{0}")]
+    PromptDenied(std::sync::Arc<str>),
     /// Every candidate was ejected or unusable and nothing was sent.
     #[error("no backend of route {0} can serve this request")]
     NoBackend(String),
@@ -153,6 +156,7 @@ impl GatewayError {
             Self::Forbidden { .. } | Self::ServiceAccountNotAllowed { .. } => {
                 (403, ErrorKind::PermissionDenied, None)
             }
+            Self::PromptDenied(_) => (400, ErrorKind::InvalidRequest, None),
             Self::NoBackend(_) => (503, ErrorKind::Overloaded, Some(1)),
             Self::Upstream(failure) => return failure.response(),
         };

@@ -25,6 +25,8 @@ use crate::{
 pub struct Settings {
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
+    /// Size of the response cache's memory tier in bytes.
+    pub cache_memory_bytes: u64,
 }
 
 /// The proxy service.
@@ -41,6 +43,10 @@ pub struct Gateway {
     pub in_flight: Arc<AtomicUsize>,
     /// Where access-log lines go (`None`: not logged).
     pub access_log: Option<Batched>,
+    /// The shared Redis, if `--redis-url` names one.
+    pub redis: Option<Arc<crate::redis::Redis>>,
+    /// The response cache's memory tier.
+    pub cache: crate::cache::Memory,
 }
 
 struct Counted<'a>(&'a AtomicUsize);

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod balance;
 pub mod body;
+pub mod cache;
 pub mod ctx;
 pub mod dns;
 pub mod errors;

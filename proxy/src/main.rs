@@ -47,6 +47,9 @@ struct Args {
     /// Largest accepted request body in bytes (413 beyond).
     #[arg(long, env = "SWITCHYARD_MAX_BODY_BYTES", default_value_t = switchyard_proxy::body::DEFAULT_LIMIT)]
     max_body_bytes: usize,
+    /// Bytes the response cache may hold in memory (per proxy; AIPolicy `cache` enables it).
+    #[arg(long, env = "SWITCHYARD_CACHE_MEMORY_BYTES", default_value_t = 256 << 20)]
+    cache_memory_bytes: u64,
     /// Consecutive failures (connect errors, timeouts, 429s, 5xx) that eject a backend.
     #[arg(long, default_value_t = 5)]
     eject_after_failures: u32,
@@ -239,6 +242,7 @@ fn run(args: Args, access_log: Option<Batched>, flushes: Vec<Flush>) -> anyhow::
         grace_period: Duration::from_secs(args.grace_period_seconds),
         settings: Settings {
             max_body_bytes: args.max_body_bytes,
+            cache_memory_bytes: args.cache_memory_bytes,
         },
         ejection: Ejection {
             after_failures: args.eject_after_failures.max(1),

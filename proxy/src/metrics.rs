@@ -13,8 +13,10 @@ use crate::ctx::RequestCtx;
 
 mod calls;
 mod channel;
+mod policy;
 
 pub use channel::{ChannelMetrics, PushResult};
+pub use policy::{CacheMetrics, GuardrailMetrics, LookupResult};
 
 /// Latency buckets in seconds: 1 ms to 5 min.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -51,6 +53,10 @@ pub struct Metrics {
     pub redis_up: IntGauge,
     /// The config channel to the operator.
     pub channel: ChannelMetrics,
+    /// Deny-pattern refusals and PII redactions.
+    pub guardrails: GuardrailMetrics,
+    /// The response cache.
+    pub cache: CacheMetrics,
     calls: Arc<calls::Calls>,
 }
 
@@ -188,6 +194,8 @@ impl Metrics {
                 "1 while the shared Redis (--redis-url) answers, 0 while it does not.",
             )?,
             channel: ChannelMetrics::register(&r)?,
+            guardrails: GuardrailMetrics::register(&r)?,
+            cache: CacheMetrics::register(&r)?,
             calls: Arc::default(),
             registry: r,
         })

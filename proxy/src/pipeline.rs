@@ -3,8 +3,11 @@
 //! 2. load the published state once, so the whole request sees one snapshot;
 //! 3. read the body (size cap) and parse the model and `stream`;
 //! 4. select the route (model name + header matches) and authenticate against its policies;
-//! 5. plan the attempts (strategy, retries, fallbacks, health);
-//! 6. run the upstream attempt loop, which delivers the translated response.
+//! 5. apply the policies' guardrails (deny patterns, PII redaction) to the prompt;
+//! 6. look the request up in the response cache (a hit is answered here);
+//! 7. plan the attempts (strategy, retries, fallbacks, health);
+//! 8. run the upstream attempt loop, which delivers the translated response;
+//! 9. store a complete, successful answer in the cache.
 //!
 //! Every stage returns its error; this file writes it, in the style of the client's API.
 
@@ -12,10 +15,11 @@ use pingora::proxy::Session;
 use switchyard_providers::{Api, ClientRequest, ErrorStyle};
 
 use crate::{
-    auth, balance, body,
+    auth, balance, body, cache,
     ctx::{RequestCtx, RequestInfo},
     errors::GatewayError,
     gateway::Gateway,
+    guardrails,
     ingress::{self, Endpoint},
     models, respond, route,
     store::State,
@@ -107,6 +111,18 @@ async fn serve(
     let credential = auth::Credential::from_headers(&session.req_header().headers);
     let principal = auth::authenticate(state, route, credential.as_ref())?;
     auth::authorize(state, route, &principal, request.model())?;
+    guardrails::apply(
+        state,
+        route,
+        &route_state.label,
+        &mut request,
+        &gateway.metrics,
+    )?;
+    // Limits admit before this line; a hit uses no tokens, so they settle with zero.
+    let lookup = cache::lookup(gateway, state, idx, &principal, &request, session, ctx).await;
+    if lookup == cache::Lookup::Answered {
+        return Ok(());
+    }
     let estimate = balance::Estimate {
         input_tokens: body.len() as u64 / 4,
         output_tokens: request
@@ -123,5 +139,7 @@ async fn serve(
     gateway
         .upstream
         .attempt(session, ctx, &gateway.metrics, &call)
-        .await
+        .await?;
+    cache::store(gateway, ctx).await;
+    Ok(())
 }

@@ -18,7 +18,7 @@ fn header(
     content_type: &str,
     ctx: &RequestCtx,
 ) -> pingora::Result<Box<ResponseHeader>> {
-    let mut header = ResponseHeader::build(status, Some(6))?;
+    let mut header = ResponseHeader::build(status, Some(7))?;
     header.insert_header("content-type", content_type)?;
     if let Some(route) = &ctx.route {
         header.insert_header("x-switchyard-route", route.as_ref())?;
@@ -26,6 +26,9 @@ fn header(
     if let Some(backend) = &ctx.attempts.backend {
         header.insert_header("x-switchyard-backend", backend.as_ref())?;
         header.insert_header("x-switchyard-attempt", ctx.attempts.count.to_string())?;
+    }
+    if let Some(result) = ctx.cache.result {
+        header.insert_header("x-switchyard-cache", result.as_str())?;
     }
     Ok(Box::new(header))
 }
@@ -44,6 +47,7 @@ pub async fn json(
     ctx.timing
         .first_byte
         .get_or_insert_with(tokio::time::Instant::now);
+    ctx.cache.whole(status, &body).await;
     session.write_response_body(Some(body), true).await
 }
 
@@ -79,7 +83,8 @@ pub async fn stream_start(session: &mut Session, ctx: &mut RequestCtx) -> pingor
     session.write_response_header(header, false).await
 }
 
-/// Sends stream bytes; `end` finishes the response.
+/// Sends stream bytes; `end` finishes the response. A chunk the client was sent is captured
+/// for the response cache when it is to store this answer.
 pub async fn stream_chunk(
     session: &mut Session,
     ctx: &mut RequestCtx,
@@ -91,5 +96,7 @@ pub async fn stream_chunk(
             .first_byte
             .get_or_insert_with(tokio::time::Instant::now);
     }
+    let failed = ctx.outcome.error.is_some();
+    ctx.cache.chunk(&chunk, end, failed).await;
     session.write_response_body(Some(chunk), end).await
 }

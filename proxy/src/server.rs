@@ -142,6 +142,8 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         settings: options.settings,
         in_flight: Arc::clone(&in_flight),
         access_log: options.access_log,
+        redis: options.redis.clone(),
+        cache: crate::cache::Memory::new(options.settings.cache_memory_bytes),
     };
     let mut proxy =
         http_proxy_service_with_name(&server.configuration, gateway, "switchyard-proxy");

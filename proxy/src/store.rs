@@ -17,7 +17,9 @@ use switchyard_crds::{
 use crate::{
     auth::{PolicyState, jwks::JwksRegistry, tokens::ClusterIssuer},
     balance::BackendLoad,
+    cache::RouteCache,
     dns::Resolver,
+    guardrails::PolicyGuardrails,
     health::Health,
     metrics::Metrics,
     upstream::pool::Pool,
@@ -77,6 +79,10 @@ pub struct State {
     pub routes: Vec<RouteState>,
     /// Key tables and rules per policy, indexed like `snapshot.content.policies`.
     pub policies: Vec<PolicyState>,
+    /// Compiled deny patterns and redactors per policy, indexed like `snapshot.content.policies`.
+    pub guardrails: Vec<PolicyGuardrails>,
+    /// Response cache settings per route (`None`: not cached), indexed like `routes`.
+    pub caches: Vec<Option<RouteCache>>,
 }
 
 impl State {
@@ -114,11 +120,25 @@ impl State {
             .iter()
             .map(|policy| PolicyState::new(policy, cluster.as_ref(), registry))
             .collect();
+        let content = &snapshot.content;
+        let caches = content
+            .routes
+            .iter()
+            .map(|route| RouteCache::new(route, &content.policies, &content.models))
+            .collect();
+        let guardrails = snapshot
+            .content
+            .policies
+            .iter()
+            .map(PolicyGuardrails::new)
+            .collect();
         Self {
             snapshot,
             backends,
             routes,
             policies,
+            guardrails,
+            caches,
         }
     }
 }

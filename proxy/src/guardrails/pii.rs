@@ -92,11 +92,22 @@ impl Redactor {
 
     /// `text` with every finding replaced; borrowed when nothing was found.
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.redact_reporting(text, |_| {})
+    }
+
+    /// [`Redactor::redact`], calling `found` with the kind of each replaced finding (for the
+    /// redaction metric).
+    pub fn redact_reporting<'a>(
+        &self,
+        text: &'a str,
+        mut found: impl FnMut(PiiKind),
+    ) -> Cow<'a, str> {
         let mut text = Cow::Borrowed(text);
         for detector in DETECTORS.iter().filter(|d| self.kinds.contains(&d.kind)) {
-            let replaced = detector.pattern.replace_all(&text, |found: &Captures<'_>| {
-                let matched = &found[0];
+            let replaced = detector.pattern.replace_all(&text, |hit: &Captures<'_>| {
+                let matched = &hit[0];
                 if (detector.check)(matched) {
+                    found(detector.kind);
                     detector.placeholder.to_owned()
                 } else {
                     matched.to_owned()
@@ -107,6 +118,17 @@ impl Redactor {
             }
         }
         text
+    }
+}
+
+/// The metric label of a kind (its name in the AIPolicy).
+pub const fn kind_label(kind: PiiKind) -> &'static str {
+    match kind {
+        PiiKind::Email => "email",
+        PiiKind::Phone => "phone",
+        PiiKind::CreditCard => "credit-card",
+        PiiKind::Iban => "iban",
+        PiiKind::IpAddress => "ip-address",
     }
 }
 

@@ -7,7 +7,9 @@ mod harness;
 
 mod access;
 mod admin;
+mod cache;
 mod faults;
+mod guardrails;
 mod jwt;
 mod lifecycle;
 mod operator;
