@@ -26,4 +26,5 @@ pub mod standalone;
 pub mod store;
 pub mod subscribe;
 pub mod telemetry;
+pub mod tokens;
 pub mod upstream;

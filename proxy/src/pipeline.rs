@@ -19,11 +19,9 @@ use crate::{
     ingress::{self, Endpoint},
     models, respond, route,
     store::State,
+    tokens,
     upstream::Call,
 };
-
-/// Output tokens assumed for a request that sets no maximum (for cost estimates).
-const DEFAULT_OUTPUT_ESTIMATE: u64 = 1024;
 
 /// Answers one request. Always returns `Ok(true)`: the response is written here.
 pub async fn handle(
@@ -104,12 +102,7 @@ async fn serve(
     let credential = auth::Credential::from_headers(&session.req_header().headers);
     let principal = auth::authenticate(state, route, credential.as_ref())?;
     auth::authorize(state, route, &principal, request.model())?;
-    let estimate = balance::Estimate {
-        input_tokens: body.len() as u64 / 4,
-        output_tokens: request
-            .max_output_tokens()
-            .unwrap_or(DEFAULT_OUTPUT_ESTIMATE),
-    };
+    let estimate = tokens::estimate(&body, &request);
     let candidates = balance::plan(route, state, estimate, &mut rand::rng());
     let call = Call {
         state,

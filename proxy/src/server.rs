@@ -162,6 +162,11 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     server.add_service(proxy);
     server.add_service(admin);
 
+    // The tokenizer's tables take ~100 ms to build; build them before the first request.
+    std::thread::Builder::new()
+        .name("tokenizer".to_owned())
+        .spawn(crate::tokens::warm)
+        .context("starting the tokenizer thread")?;
     let phases = server.watch_execution_phase();
     let grace = options.grace_period;
     let before_exit = options.before_exit;
