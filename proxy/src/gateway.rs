@@ -41,6 +41,18 @@ pub struct Gateway {
     pub in_flight: Arc<AtomicUsize>,
     /// Where access-log lines go (`None`: not logged).
     pub access_log: Option<Batched>,
+    /// The shared Redis (global limits, budgets), if `--redis-url` names one.
+    pub redis: Option<Arc<crate::redis::Redis>>,
+}
+
+impl Gateway {
+    /// What the rate limiters need.
+    pub fn limiter(&self) -> crate::limits::Limiter<'_> {
+        crate::limits::Limiter {
+            redis: self.redis.as_ref(),
+            metrics: &self.metrics.limits,
+        }
+    }
 }
 
 struct Counted<'a>(&'a AtomicUsize);

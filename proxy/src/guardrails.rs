@@ -1,3 +1,4 @@
 //! Guardrails a policy puts on prompts before they leave the cluster.
 
+pub mod input_tokens;
 pub mod pii;

@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod guardrails;
 pub mod health;
 pub mod ingress;
+pub mod limits;
 pub mod metrics;
 pub mod models;
 pub mod pipeline;

@@ -13,8 +13,10 @@ use crate::ctx::RequestCtx;
 
 mod calls;
 mod channel;
+mod limits;
 
 pub use channel::{ChannelMetrics, PushResult};
+pub use limits::LimitMetrics;
 
 /// Latency buckets in seconds: 1 ms to 5 min.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -49,6 +51,8 @@ pub struct Metrics {
     pub redis_up: IntGauge,
     /// The config channel to the operator.
     pub channel: ChannelMetrics,
+    /// Rate limits and budgets.
+    pub limits: LimitMetrics,
     calls: Arc<calls::Calls>,
 }
 
@@ -180,6 +184,7 @@ impl Metrics {
                 "1 while the shared Redis (--redis-url) answers, 0 while it does not.",
             )?,
             channel: ChannelMetrics::register(&r)?,
+            limits: LimitMetrics::register(&r)?,
             calls: Arc::default(),
             registry: r,
         })

@@ -16,8 +16,9 @@ use crate::{
     ctx::{RequestCtx, RequestInfo},
     errors::GatewayError,
     gateway::Gateway,
+    guardrails,
     ingress::{self, Endpoint},
-    models, respond, route,
+    limits, models, respond, route,
     store::State,
     tokens,
     upstream::Call,
@@ -103,6 +104,14 @@ async fn serve(
     let principal = auth::authenticate(state, route, credential.as_ref())?;
     auth::authorize(state, route, &principal, request.model())?;
     let estimate = tokens::estimate(&body, &request);
+    guardrails::input_tokens::check(state, route, estimate.input_tokens)?;
+    let caller = limits::Caller {
+        principal: &principal,
+        credential: credential.as_ref(),
+        headers: &session.req_header().headers,
+        route: &route_state.label,
+    };
+    let admission = limits::admit(gateway.limiter(), state, route, caller, estimate, ctx).await?;
     let candidates = balance::plan(route, state, estimate, &mut rand::rng());
     let call = Call {
         state,
@@ -110,8 +119,10 @@ async fn serve(
         request: &request,
         candidates: &candidates,
     };
-    gateway
+    let result = gateway
         .upstream
         .attempt(session, ctx, &gateway.metrics, &call)
-        .await
+        .await;
+    limits::settle(admission, ctx, result.is_ok()).await;
+    result
 }

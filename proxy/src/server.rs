@@ -132,6 +132,7 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         settings: options.settings,
         in_flight: Arc::clone(&in_flight),
         access_log: options.access_log,
+        redis: options.redis.clone(),
     };
     let mut proxy =
         http_proxy_service_with_name(&server.configuration, gateway, "switchyard-proxy");

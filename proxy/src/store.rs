@@ -15,8 +15,8 @@ use switchyard_crds::{
 };
 
 use crate::{
-    auth::PolicyState, balance::BackendLoad, dns::Resolver, health::Health, metrics::Metrics,
-    upstream::pool::Pool,
+    auth::PolicyState, balance::BackendLoad, dns::Resolver, health::Health, limits::LimitsState,
+    metrics::Metrics, upstream::pool::Pool,
 };
 
 /// Runtime state of one model, kept across snapshot swaps while the model is unchanged.
@@ -73,6 +73,8 @@ pub struct State {
     pub routes: Vec<RouteState>,
     /// Key tables and rules per policy, indexed like `snapshot.content.policies`.
     pub policies: Vec<PolicyState>,
+    /// Rate-limit and budget counters per policy (local tables kept while unchanged).
+    pub limits: LimitsState,
 }
 
 impl State {
@@ -109,11 +111,16 @@ impl State {
             .iter()
             .map(PolicyState::new)
             .collect();
+        let limits = LimitsState::build(
+            &snapshot.content.policies,
+            previous.map(|previous| &previous.limits),
+        );
         Self {
             snapshot,
             backends,
             routes,
             policies,
+            limits,
         }
     }
 }

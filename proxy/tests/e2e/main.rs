@@ -9,6 +9,7 @@ mod access;
 mod admin;
 mod faults;
 mod lifecycle;
+mod limits;
 mod operator;
 mod operator_channel;
 mod providers;
