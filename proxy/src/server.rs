@@ -163,11 +163,6 @@ pub fn run(options: Options) -> anyhow::Result<()> {
     server.add_service(proxy);
     server.add_service(admin);
 
-    // The tokenizer's tables take ~100 ms to build; build them before the first request.
-    std::thread::Builder::new()
-        .name("tokenizer".to_owned())
-        .spawn(crate::tokens::warm)
-        .context("starting the tokenizer thread")?;
     let phases = server.watch_execution_phase();
     let grace = options.grace_period;
     let before_exit = options.before_exit;
@@ -175,6 +170,9 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         .name("drain".to_owned())
         .spawn(move || drain(phases, &in_flight, grace, before_exit))
         .context("starting the drain thread")?;
+    // The tokenizer's tables take a moment to build: built before the listeners open, no
+    // request ever waits for them.
+    crate::tokens::warm();
     tracing::info!(listen = %options.listen, admin = %options.admin_listen, "serving");
     server.run(RunArgs::default());
     Ok(())
