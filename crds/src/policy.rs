@@ -70,6 +70,13 @@ pub struct AIPolicySpec {
     #[serde(default)]
     #[schemars(length(max = 8))]
     pub budgets: Vec<Budget>,
+    /// What the policy's `global` rate limits and budgets do while the shared Redis cannot be
+    /// reached (not configured, down, or slower than the proxy's short Redis timeout): `allow`
+    /// admits requests without counting them globally, `deny` refuses them with 503. Default
+    /// `allow`, so that a Redis outage does not take down every route with a global limit;
+    /// choose `deny` where a limit or budget must never be exceeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_redis_unavailable: Option<RedisUnavailable>,
     /// Exact-match response cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<CachePolicy>,
@@ -387,6 +394,34 @@ pub struct Budget {
     /// `local` or `global`. Default `global`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<LimitScope>,
+}
+
+/// What the policy's `global` rate limits and budgets do while the shared Redis cannot be
+/// reached (no `--redis-url`, down, or slower than the proxy's Redis timeout): `allow` admits
+/// requests without counting them globally, `deny` refuses them with 503. Default `allow`, so
+/// a Redis outage does not take down every route with a global limit; choose `deny` where a
+/// limit or budget must never be exceeded.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedisUnavailable {
+    /// Admit requests without counting them globally (fail open).
+    #[default]
+    Allow,
+    /// Refuse requests with 503 (fail closed).
+    Deny,
 }
 
 /// Window of a budget, in UTC calendar terms.

@@ -151,6 +151,11 @@ impl<'a> Credential<'a> {
         })
     }
 
+    /// The key's SHA-256 (what rate limits keyed by API key count by; never the key).
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+
     fn refused(&self) -> GatewayError {
         GatewayError::InvalidApiKey {
             digest_prefix: hex::encode(&self.digest[..4]),

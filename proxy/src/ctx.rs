@@ -19,6 +19,8 @@ pub struct RequestCtx {
     pub attempts: Attempts,
     /// What the provider reported.
     pub usage: Option<Usage>,
+    /// The caller's most restrictive limits, for the `x-ratelimit-*` headers.
+    pub limits: Option<crate::limits::Report>,
     /// What the client got.
     pub outcome: Outcome,
     /// The response cache's lookup result and capture.
@@ -36,6 +38,7 @@ impl Default for RequestCtx {
             route: None,
             attempts: Attempts::default(),
             usage: None,
+            limits: None,
             outcome: Outcome::default(),
             cache: crate::cache::CacheCtx::default(),
         }

@@ -76,6 +76,29 @@ pub enum GatewayError {
     /// A prompt matched a policy's deny pattern; the message is the pattern's.
     #[error("{0}")]
     PromptDenied(std::sync::Arc<str>),
+    /// The prompt is longer than a policy's `guardrails.maxInputTokens`.
+    #[error(
+        "the prompt has {tokens} tokens, more than the {limit} allowed by policy {policy} (guardrails.maxInputTokens)"
+    )]
+    InputTooLong {
+        /// Tokens counted in the request.
+        tokens: u64,
+        /// The policy's maximum.
+        limit: u64,
+        /// `namespace/name` of the policy.
+        policy: String,
+    },
+    /// A rate limit or budget refused the request.
+    #[error(transparent)]
+    Limited(#[from] crate::limits::Refusal),
+    /// Redis could not be reached and a policy with global limits refuses requests then.
+    #[error(
+        "rate limits cannot be checked: the shared Redis is unreachable and policy {policy} refuses requests while it is (onRedisUnavailable: deny)"
+    )]
+    LimitsUnavailable {
+        /// `namespace/name` of the policy.
+        policy: String,
+    },
     /// Every candidate was ejected or unusable and nothing was sent.
     #[error("no backend of route {0} can serve this request")]
     NoBackend(String),
@@ -157,6 +180,9 @@ impl GatewayError {
                 (403, ErrorKind::PermissionDenied, None)
             }
             Self::PromptDenied(_) => (400, ErrorKind::InvalidRequest, None),
+            Self::InputTooLong { .. } => (400, ErrorKind::InvalidRequest, None),
+            Self::Limited(refusal) => (429, ErrorKind::RateLimit, Some(refusal.retry_after)),
+            Self::LimitsUnavailable { .. } => (503, ErrorKind::Overloaded, Some(1)),
             Self::NoBackend(_) => (503, ErrorKind::Overloaded, Some(1)),
             Self::Upstream(failure) => return failure.response(),
         };

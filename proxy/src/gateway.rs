@@ -43,10 +43,21 @@ pub struct Gateway {
     pub in_flight: Arc<AtomicUsize>,
     /// Where access-log lines go (`None`: not logged).
     pub access_log: Option<Batched>,
-    /// The shared Redis, if `--redis-url` names one.
+    /// The shared Redis (global limits, budgets, the cache's shared tier), if `--redis-url`
+    /// names one.
     pub redis: Option<Arc<crate::redis::Redis>>,
     /// The response cache's memory tier.
     pub cache: crate::cache::Memory,
+}
+
+impl Gateway {
+    /// What the rate limiters need.
+    pub fn limiter(&self) -> crate::limits::Limiter<'_> {
+        crate::limits::Limiter {
+            redis: self.redis.as_ref(),
+            metrics: &self.metrics.limits,
+        }
+    }
 }
 
 struct Counted<'a>(&'a AtomicUsize);

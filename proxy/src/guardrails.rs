@@ -8,6 +8,7 @@
 //! redaction then rewrites the request itself, so the provider, the cache key and everything
 //! after this stage only ever see the placeholders.
 
+pub mod input_tokens;
 pub mod pii;
 
 use std::sync::Arc;

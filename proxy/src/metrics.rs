@@ -13,9 +13,11 @@ use crate::ctx::RequestCtx;
 
 mod calls;
 mod channel;
+mod limits;
 mod policy;
 
 pub use channel::{ChannelMetrics, PushResult};
+pub use limits::LimitMetrics;
 pub use policy::{CacheMetrics, GuardrailMetrics, LookupResult};
 
 /// Latency buckets in seconds: 1 ms to 5 min.
@@ -57,6 +59,8 @@ pub struct Metrics {
     pub guardrails: GuardrailMetrics,
     /// The response cache.
     pub cache: CacheMetrics,
+    /// Rate limits and budgets.
+    pub limits: LimitMetrics,
     calls: Arc<calls::Calls>,
 }
 
@@ -196,6 +200,7 @@ impl Metrics {
             channel: ChannelMetrics::register(&r)?,
             guardrails: GuardrailMetrics::register(&r)?,
             cache: CacheMetrics::register(&r)?,
+            limits: LimitMetrics::register(&r)?,
             calls: Arc::default(),
             registry: r,
         })

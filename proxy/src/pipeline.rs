@@ -21,13 +21,11 @@ use crate::{
     gateway::Gateway,
     guardrails,
     ingress::{self, Endpoint},
-    models, respond, route,
+    limits, models, respond, route,
     store::State,
+    tokens,
     upstream::Call,
 };
-
-/// Output tokens assumed for a request that sets no maximum (for cost estimates).
-const DEFAULT_OUTPUT_ESTIMATE: u64 = 1024;
 
 /// Answers one request. Always returns `Ok(true)`: the response is written here.
 pub async fn handle(
@@ -118,17 +116,21 @@ async fn serve(
         &mut request,
         &gateway.metrics,
     )?;
-    // Limits admit before this line; a hit uses no tokens, so they settle with zero.
+    let estimate = tokens::estimate(&body, &request);
+    guardrails::input_tokens::check(state, route, estimate.input_tokens)?;
+    let caller = limits::Caller {
+        principal: &principal,
+        credential: credential.as_ref(),
+        headers: &session.req_header().headers,
+        route: &route_state.label,
+    };
+    let admission = limits::admit(gateway.limiter(), state, route, caller, estimate, ctx).await?;
     let lookup = cache::lookup(gateway, state, idx, &principal, &request, session, ctx).await;
     if lookup == cache::Lookup::Answered {
+        // A hit counts as a request but costs no tokens and no money.
+        limits::settle(admission, ctx, limits::Outcome::CacheHit).await;
         return Ok(());
     }
-    let estimate = balance::Estimate {
-        input_tokens: body.len() as u64 / 4,
-        output_tokens: request
-            .max_output_tokens()
-            .unwrap_or(DEFAULT_OUTPUT_ESTIMATE),
-    };
     let candidates = balance::plan(route, state, estimate, &mut rand::rng());
     let call = Call {
         state,
@@ -136,10 +138,17 @@ async fn serve(
         request: &request,
         candidates: &candidates,
     };
-    gateway
+    let result = gateway
         .upstream
         .attempt(session, ctx, &gateway.metrics, &call)
-        .await?;
+        .await;
+    let delivered = if result.is_ok() {
+        limits::Outcome::Delivered
+    } else {
+        limits::Outcome::Failed
+    };
+    limits::settle(admission, ctx, delivered).await;
+    result?;
     cache::store(gateway, ctx).await;
     Ok(())
 }

@@ -67,7 +67,8 @@ impl Redis {
         &self.address
     }
 
-    async fn check(&self) -> Result<(), String> {
+    /// Connects if not connected yet, then sends `PING` (the health check; benches use it too).
+    pub async fn check(&self) -> Result<(), String> {
         let connect = || async {
             // The next check retries; the manager's own retries would outlast a check.
             let config = redis::aio::ConnectionManagerConfig::new()

@@ -23,6 +23,9 @@ fn header(
     if let Some(route) = &ctx.route {
         header.insert_header("x-switchyard-route", route.as_ref())?;
     }
+    if let Some(limits) = &ctx.limits {
+        limits.write(&mut header)?;
+    }
     if let Some(backend) = &ctx.attempts.backend {
         header.insert_header("x-switchyard-backend", backend.as_ref())?;
         header.insert_header("x-switchyard-attempt", ctx.attempts.count.to_string())?;

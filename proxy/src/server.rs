@@ -182,6 +182,9 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         .name("drain".to_owned())
         .spawn(move || drain(phases, &in_flight, grace, before_exit))
         .context("starting the drain thread")?;
+    // The tokenizer's tables take a moment to build: built before the listeners open, no
+    // request ever waits for them.
+    crate::tokens::warm();
     tracing::info!(listen = %options.listen, admin = %options.admin_listen, "serving");
     server.run(RunArgs::default());
     Ok(())

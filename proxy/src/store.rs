@@ -21,6 +21,7 @@ use crate::{
     dns::Resolver,
     guardrails::PolicyGuardrails,
     health::Health,
+    limits::LimitsState,
     metrics::Metrics,
     upstream::pool::Pool,
 };
@@ -83,6 +84,8 @@ pub struct State {
     pub guardrails: Vec<PolicyGuardrails>,
     /// Response cache settings per route (`None`: not cached), indexed like `routes`.
     pub caches: Vec<Option<RouteCache>>,
+    /// Rate-limit and budget counters per policy (local tables kept while unchanged).
+    pub limits: LimitsState,
 }
 
 impl State {
@@ -132,6 +135,10 @@ impl State {
             .iter()
             .map(PolicyGuardrails::new)
             .collect();
+        let limits = LimitsState::build(
+            &snapshot.content.policies,
+            previous.map(|previous| &previous.limits),
+        );
         Self {
             snapshot,
             backends,
@@ -139,6 +146,7 @@ impl State {
             policies,
             guardrails,
             caches,
+            limits,
         }
     }
 }

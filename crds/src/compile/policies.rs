@@ -283,6 +283,7 @@ fn policy(
                 scope: b.scope.unwrap_or(LimitScope::Global),
             })
             .collect(),
+        on_redis_unavailable: spec.on_redis_unavailable.unwrap_or_default(),
         cache: spec.cache.as_ref().map(|c| Cache {
             ttl: c.ttl.unwrap_or(Duration::from_secs(300)),
             max_entry_bytes: c.max_entry_bytes.unwrap_or(1 << 20),

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Source;
 use crate::{
-    policy::{BudgetWindow, CacheScope, LimitKeyType, LimitScope, LimitWindow, PiiKind, Subject},
+    policy::{
+        BudgetWindow, CacheScope, LimitKeyType, LimitScope, LimitWindow, PiiKind, RedisUnavailable,
+        Subject,
+    },
     quantity::Duration,
 };
 use rust_decimal::Decimal;
@@ -24,6 +27,8 @@ pub struct Policy {
     pub rate_limits: Vec<RateLimit>,
     /// Budgets.
     pub budgets: Vec<Budget>,
+    /// What global limits and budgets do while Redis cannot be reached.
+    pub on_redis_unavailable: RedisUnavailable,
     /// Response cache.
     pub cache: Option<Cache>,
     /// Guardrails.

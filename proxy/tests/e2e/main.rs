@@ -12,6 +12,7 @@ mod faults;
 mod guardrails;
 mod jwt;
 mod lifecycle;
+mod limits;
 mod operator;
 mod operator_channel;
 mod providers;
