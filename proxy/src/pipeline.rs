@@ -2,12 +2,17 @@
 //! 1. find the endpoint from the method and path;
 //! 2. load the published state once, so the whole request sees one snapshot;
 //! 3. read the body (size cap) and parse the model and `stream`;
-//! 4. select the route (model name + header matches) and authenticate against its policies;
-//! 5. apply the policies' guardrails (deny patterns, PII redaction) to the prompt;
-//! 6. look the request up in the response cache (a hit is answered here);
-//! 7. plan the attempts (strategy, retries, fallbacks, health);
-//! 8. run the upstream attempt loop, which delivers the translated response;
-//! 9. store a complete, successful answer in the cache.
+//! 4. select the route (model name + header matches), authenticate (API key, JWT or
+//!    service-account token) and authorize against its policies;
+//! 5. apply the policies' guardrails (deny patterns, PII redaction) to the prompt, count its
+//!    tokens and check `maxInputTokens`;
+//! 6. reserve on the rate limits and budgets (429 when one is spent);
+//! 7. look the request up in the response cache (a hit is answered here and settles the
+//!    reservations as one request with no tokens);
+//! 8. plan the attempts (strategy, retries, fallbacks, health);
+//! 9. run the upstream attempt loop, which delivers the translated response;
+//! 10. settle the reservations with the reported usage (or return them on failure), and store
+//!     a complete, successful answer in the cache.
 //!
 //! Every stage returns its error; this file writes it, in the style of the client's API.
 
