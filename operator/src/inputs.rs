@@ -28,7 +28,11 @@ use kube::{
     },
 };
 use serde::de::DeserializeOwned;
-use switchyard_crds::{AIModel, AIPolicy, AIRoute, Inputs, compile::SecretData};
+use switchyard_crds::{
+    AIModel, AIPolicy, AIRoute, Inputs,
+    compile::SecretData,
+    problems::{Kind, ObjectRef},
+};
 use tokio::sync::Notify;
 
 use crate::{issuer::ClusterIssuer, metrics::Metrics};
@@ -138,6 +142,31 @@ where
             Err(_) => tracing::warn!(kind = %K::kind(&()), "still waiting for the first list"),
         }
     }
+}
+
+/// How problems and status name `object`.
+pub fn object_ref<K: Resource>(kind: Kind, object: &K) -> ObjectRef {
+    ObjectRef {
+        kind,
+        namespace: object.namespace().unwrap_or_default(),
+        name: object.name_any(),
+    }
+}
+
+/// The generation of every resource in `inputs`: what one compilation saw.
+pub fn generations(inputs: &Inputs) -> HashMap<ObjectRef, Option<i64>> {
+    fn of<K: Resource>(
+        kind: Kind,
+        objects: &[Arc<K>],
+    ) -> impl Iterator<Item = (ObjectRef, Option<i64>)> {
+        objects
+            .iter()
+            .map(move |object| (object_ref(kind, &**object), object.meta().generation))
+    }
+    of(Kind::AIModel, &inputs.models)
+        .chain(of(Kind::AIRoute, &inputs.routes))
+        .chain(of(Kind::AIPolicy, &inputs.policies))
+        .collect()
 }
 
 fn api_for<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>

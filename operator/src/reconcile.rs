@@ -28,7 +28,7 @@ use tokio::{
 
 use crate::{
     fleet::{Fleet, Published},
-    inputs::{Caches, SECRET_LABEL},
+    inputs::{Caches, SECRET_LABEL, generations},
     metrics::Metrics,
 };
 
@@ -71,6 +71,10 @@ pub struct Round {
     pub findings: BTreeMap<ObjectRef, Vec<Finding>>,
     /// For each object in the snapshot: its generation there and since when it is served.
     pub since: Arc<HashMap<ObjectRef, Since>>,
+    /// The generation of every object this round compiled, served or not. Status waits for a
+    /// later round for anything else: an object applied after the compilation would
+    /// otherwise be written `NotServed` first and `Programmed` a moment later.
+    pub compiled: HashMap<ObjectRef, Option<i64>>,
     /// When the first change of this round was seen.
     pub started: Instant,
 }
@@ -142,7 +146,7 @@ impl Reconciler {
         let metrics = self.metrics.clone();
         let compiling = tokio::task::spawn_blocking(move || {
             let _timer = metrics.compile_duration.start_timer();
-            compile(&inputs)
+            (compile(&inputs), generations(&inputs))
         });
         // The compilation overlaps the wait for the fleet to take the previous snapshot.
         let fleet_caught_up = async {
@@ -151,9 +155,8 @@ impl Reconciler {
             }
         };
         let (compiled, ()) = tokio::join!(compiling, fleet_caught_up);
-        let compiled = compiled
-            .context("the compile task")?
-            .context("sealing the snapshot")?;
+        let (compiled, generations) = compiled.context("the compile task")?;
+        let compiled = compiled.context("sealing the snapshot")?;
         let findings = findings(&compiled.problems);
         if restamp || last.hash.as_ref() != Some(&compiled.snapshot.hash) {
             let version = next_version(last.version);
@@ -183,6 +186,7 @@ impl Reconciler {
         self.rounds.send_replace(Some(Arc::new(Round {
             findings,
             since: Arc::clone(&last.since),
+            compiled: generations,
             started,
         })));
         Ok(())

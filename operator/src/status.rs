@@ -35,7 +35,7 @@ use tokio::{sync::watch, time::Instant};
 
 use crate::{
     fleet::{Fleet, FleetView},
-    inputs::Caches,
+    inputs::{Caches, object_ref},
     metrics::Metrics,
     reconcile::{Finding, Round, Since},
 };
@@ -185,11 +185,7 @@ impl StatusWriter {
     ) -> usize {
         let mut writes = Vec::new();
         for object in store.state() {
-            let key = ObjectRef {
-                kind: K::KIND,
-                namespace: object.namespace().unwrap_or_default(),
-                name: object.name_any(),
-            };
+            let key = object_ref(K::KIND, &*object);
             let current = object.status();
             let Some(desired) = pass.desired(&key, object.meta().generation, current) else {
                 continue;
@@ -294,15 +290,18 @@ impl<'a> Pass<'a> {
         true
     }
 
-    /// The status `object` should show, or `None` while it waits for acks that are still due:
-    /// writing `Pending` now and `Programmed` a moment later would double the writes of every
-    /// new generation.
+    /// The status `object` should show, or `None` while it waits for a round that compiled
+    /// its generation or for acks that are still due: writing `NotServed` or `Pending` now
+    /// and `Programmed` a moment later would double the writes of every new generation.
     fn desired(
         &self,
         object: &ObjectRef,
         generation: Option<i64>,
         current: Option<&ObjectStatus>,
     ) -> Option<ObjectStatus> {
+        if self.round.compiled.get(object) != Some(&generation) {
+            return None;
+        }
         let findings = self
             .round
             .findings
@@ -461,30 +460,23 @@ fn transitions(before: Option<&ObjectStatus>, after: &ObjectStatus) -> Vec<Event
 mod tests {
     use super::*;
 
-    fn round(findings: Vec<Finding>, since: Option<(i64, u64)>) -> (Round, ObjectRef) {
+    /// A round that compiled generation `generation` of one route, served since version
+    /// `served` (if at all).
+    fn round(findings: Vec<Finding>, generation: i64, served: Option<u64>) -> (Round, ObjectRef) {
         let object = ObjectRef {
             kind: Kind::AIRoute,
             namespace: "ns".into(),
             name: "r".into(),
         };
+        let since = served.map(|version| Since {
+            generation,
+            version,
+            at: Instant::now(),
+        });
         let round = Round {
             findings: [(object.clone(), findings)].into(),
-            since: Arc::new(
-                since
-                    .map(|(generation, version)| {
-                        let at = Instant::now();
-                        (
-                            object.clone(),
-                            Since {
-                                generation,
-                                version,
-                                at,
-                            },
-                        )
-                    })
-                    .into_iter()
-                    .collect(),
-            ),
+            since: Arc::new(since.map(|s| (object.clone(), s)).into_iter().collect()),
+            compiled: [(object.clone(), Some(generation))].into(),
             started: Instant::now(),
         };
         (round, object)
@@ -511,7 +503,7 @@ mod tests {
             reason: "BackendNotFound",
             message: "AIModel x does not exist".into(),
         };
-        let (round, object) = round(vec![finding], None);
+        let (round, object) = round(vec![finding], 2, None);
         let view = FleetView::default();
         let status = pass(&round, &view, "t1", Duration::ZERO)
             .desired(&object, Some(2), None)
@@ -524,6 +516,12 @@ mod tests {
         );
         assert_eq!(refs.observed_generation, Some(2));
         assert_eq!(condition(&status, "Programmed").reason, "NotServed");
+        assert!(
+            pass(&round, &view, "t1", Duration::ZERO)
+                .desired(&object, Some(3), None)
+                .is_none(),
+            "a generation no round compiled yet waits for its round"
+        );
         assert_eq!(
             transitions(None, &status).len(),
             1,
@@ -533,7 +531,7 @@ mod tests {
 
     #[test]
     fn transition_times_stay_while_a_status_holds() {
-        let (round, object) = round(vec![], Some((1, 9)));
+        let (round, object) = round(vec![], 1, Some(9));
         let view = FleetView::default();
         let first = pass(&round, &view, "t1", Duration::ZERO)
             .desired(&object, Some(1), None)
@@ -552,7 +550,7 @@ mod tests {
         let fleet = Arc::new(crate::fleet::Fleet::new(crate::metrics::Metrics::new()?));
         let proxy = fleet.join("p1".into());
         // The object first appears in version 9, just published; the proxy has not acked it.
-        let (round, object) = round(vec![], Some((1, 9)));
+        let (round, object) = round(vec![], 1, Some(9));
         let view = fleet.view();
         let soon = pass(&round, &view, "t1", Duration::from_secs(1));
         assert!(soon.desired(&object, Some(1), None).is_none(), "deferred");
