@@ -70,6 +70,7 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
+/// Registers a counter family.
 fn counter(
     registry: &Registry,
     name: &str,

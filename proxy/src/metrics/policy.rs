@@ -4,21 +4,11 @@
 //! `sum by (route) (rate(switchyard_cache_lookups_total{result="hit"}[5m]))
 //!  / sum by (route) (rate(switchyard_cache_lookups_total{result=~"hit|miss"}[5m]))`.
 
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{IntCounterVec, Registry};
 use switchyard_crds::policy::PiiKind;
 
+use super::counter;
 use crate::guardrails::pii::kind_label;
-
-fn counter(
-    registry: &Registry,
-    name: &str,
-    help: &str,
-    labels: &[&str],
-) -> prometheus::Result<IntCounterVec> {
-    let counter = IntCounterVec::new(Opts::new(name, help), labels)?;
-    registry.register(Box::new(counter.clone()))?;
-    Ok(counter)
-}
 
 /// Deny-pattern refusals and PII redactions.
 #[derive(Clone, Debug)]
