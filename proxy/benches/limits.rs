@@ -1,6 +1,7 @@
-//! What rate limiting adds to a request: the CPU of key authentication plus a local limit's
-//! admission and settlement next to an anonymous request on a route without limits, and the
-//! latency of a global (Redis) admission next to a Redis PING in the same run.
+//! What the policy path adds to a request: the CPU of key authentication, a local limit's
+//! admission and settlement and a response-cache miss (key, memory lookup, metric) next to an
+//! anonymous request on a route without limits or cache, and the latency of a global (Redis)
+//! admission next to a Redis PING in the same run.
 //!
 //! `cargo bench -p switchyard-proxy --bench limits` (needs `redis-server` on the PATH).
 
@@ -15,12 +16,14 @@ use std::{hint::black_box, path::Path, time::Instant};
 
 use http::HeaderMap;
 use switchyard_crds::{compile, manifests};
+use switchyard_providers::{Api, ClientRequest};
 use switchyard_proxy::{
     auth::{self, Credential},
     balance::Estimate,
+    cache,
     ctx::RequestCtx,
     limits::{self, Caller, Limiter, global},
-    metrics::Metrics,
+    metrics::{LookupResult, Metrics},
     redis::Redis,
     store::State,
 };
@@ -31,7 +34,7 @@ apiVersion: switchyard.dev/v1alpha1\nkind: AIModel\nmetadata: {name: m}\nspec:\n
 apiVersion: switchyard.dev/v1alpha1\nkind: AIRoute\nmetadata: {name: plain}\nspec:\n  models: [plain]\n  backends: [{modelRef: {name: m}}]\n---\n\
 apiVersion: switchyard.dev/v1alpha1\nkind: AIRoute\nmetadata: {name: limited}\nspec:\n  models: [limited]\n  backends: [{modelRef: {name: m}}]\n---\n\
 apiVersion: switchyard.dev/v1alpha1\nkind: AIPolicy\nmetadata: {name: open}\nspec:\n  targetRefs: [{kind: AIRoute, name: plain}]\n  authentication: {anonymous: true}\n---\n\
-apiVersion: switchyard.dev/v1alpha1\nkind: AIPolicy\nmetadata: {name: keys}\nspec:\n  targetRefs: [{kind: AIRoute, name: limited}]\n  authentication: {apiKeys: {secretNames: [key]}}\n  rateLimits:\n    - {name: rpm, requests: 1000000000, tokens: 1000000000000, window: day, key: {type: api-key}}\n";
+apiVersion: switchyard.dev/v1alpha1\nkind: AIPolicy\nmetadata: {name: keys}\nspec:\n  targetRefs: [{kind: AIRoute, name: limited}]\n  authentication: {apiKeys: {secretNames: [key]}}\n  rateLimits:\n    - {name: rpm, requests: 1000000000, tokens: 1000000000000, window: day, key: {type: api-key}}\n  cache: {ttl: 5m}\n";
 
 fn state() -> State {
     let loaded = manifests::load_str(MANIFESTS, Path::new("bench.yaml"), &|_| None);
@@ -89,8 +92,16 @@ fn main() {
         redis: None,
         metrics: &metrics.limits,
     };
+    let body = br#"{"model":"limited","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"What is the capital of France?"}],"max_tokens":100,"temperature":0.2}"#;
+    let parsed = ClientRequest::parse(Api::ChatCompletions, body).unwrap();
+    let memory = cache::Memory::new(64 << 20);
     let request = |route_name: &str, headers: &HeaderMap| {
         let (route, label) = route_of(route_name);
+        let idx = state
+            .routes
+            .iter()
+            .position(|r| *r.label == *label)
+            .unwrap();
         let credential = Credential::from_headers(headers);
         let principal = auth::authenticate(&state, route, credential.as_ref()).unwrap();
         auth::authorize(&state, route, &principal, route_name).unwrap();
@@ -105,15 +116,23 @@ fn main() {
             let admission = limits::admit(limiter, &state, route, caller, estimate, &mut ctx)
                 .await
                 .unwrap();
+            // What `cache::lookup` does on a miss, short of the session.
+            if let Some(settings) = state.caches[idx].as_ref() {
+                let key = cache::key::compute(settings.scope_of(&principal), &parsed);
+                assert!(memory.get(&key).await.is_none());
+                metrics.cache.lookup(label, LookupResult::Miss);
+            }
             limits::settle(admission, &ctx, limits::Outcome::Delivered).await;
         });
         black_box(ctx);
     };
     let plain = per_call(100_000, || request("plain", &empty));
     let limited = per_call(100_000, || request("limited", &keyed));
-    println!("policy path (authenticate + authorize + admit + settle), per request:");
-    println!("  anonymous, no limits:             {plain:8.0} ns");
-    println!("  API key + local limit (req+tok):  {limited:8.0} ns");
+    println!(
+        "policy path (authenticate + authorize + admit + cache lookup + settle), per request:"
+    );
+    println!("  anonymous, no limits, no cache:               {plain:8.0} ns");
+    println!("  API key + local limit (req+tok) + cache miss: {limited:8.0} ns");
     println!(
         "  added: {:.0} ns ({:.2}x)",
         limited - plain,

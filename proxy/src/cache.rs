@@ -54,6 +54,15 @@ pub struct RouteCache {
 }
 
 impl RouteCache {
+    /// What keys of `principal`'s requests are computed in: the route, and the subject under
+    /// `subject` scope.
+    pub fn scope_of<'a>(&'a self, principal: &'a Principal) -> key::Scope<'a> {
+        key::Scope {
+            route: &self.fingerprint,
+            subject: (self.scope == CacheScope::Subject).then(|| principal.subject()),
+        }
+    }
+
     /// The cache of `route`, if any of its `policies` has one.
     pub fn new(
         route: &Route,
@@ -129,14 +138,7 @@ pub async fn lookup(
         ctx.cache.result = Some(LookupResult::Bypass);
         return Lookup::Upstream;
     }
-    let subject = (settings.scope == CacheScope::Subject).then(|| principal.subject());
-    let key = key::compute(
-        key::Scope {
-            route: &settings.fingerprint,
-            subject,
-        },
-        request,
-    );
+    let key = key::compute(settings.scope_of(principal), request);
     let redis = gateway.redis.as_deref().filter(|_| settings.redis);
     if let Some(body) = find(gateway, redis, &key).await {
         gateway.metrics.cache.lookup(&route, LookupResult::Hit);

@@ -15,21 +15,32 @@ pub const TIMEOUT: Duration = Duration::from_millis(500);
 pub const GRACE_SECS: u64 = 60;
 
 /// KEYS: counters; ARGV: `amount, max, ttl` per counter. Returns `{1, used after…}` when all
-/// fit (and reserves them), or `{0, index (1-based), used}` for the first that does not.
+/// fit (and reserves them), or `{0, index (1-based), used before}` for the first that does not.
+///
+/// The common case costs one `INCRBY` per counter: a counter is reserved first and the
+/// reservations undone if one does not fit (Redis runs the script alone, so nobody sees the
+/// undone state); a key gets its TTL when this script creates it, and a key it created for
+/// a refused request is deleted rather than left at zero without one.
 static ADMIT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local n = #KEYS
-for i = 1, n do
-  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if used + tonumber(ARGV[3 * i - 2]) > tonumber(ARGV[3 * i - 1]) then
-    return {0, i, used}
-  end
-end
 local out = {1}
-for i = 1, n do
-  out[i + 1] = redis.call('INCRBY', KEYS[i], ARGV[3 * i - 2])
-  redis.call('EXPIRE', KEYS[i], ARGV[3 * i])
+for i = 1, #KEYS do
+  local amount = tonumber(ARGV[3 * i - 2])
+  local used = redis.call('INCRBY', KEYS[i], amount)
+  if used > tonumber(ARGV[3 * i - 1]) then
+    for j = 1, i do
+      local taken = tonumber(ARGV[3 * j - 2])
+      if redis.call('DECRBY', KEYS[j], taken) == 0 and (j == i and used == amount or out[j + 1] == taken) then
+        redis.call('DEL', KEYS[j])
+      end
+    end
+    return {0, i, used - amount}
+  end
+  if used == amount then
+    redis.call('EXPIRE', KEYS[i], ARGV[3 * i])
+  end
+  out[i + 1] = used
 end
 return out
 ",
@@ -147,4 +158,67 @@ pub async fn adjust(
         .map_err(|_| Unavailable::Timeout)?
         .map_err(Unavailable::Failed)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use switchyard_test_cluster::RedisServer;
+
+    use super::*;
+
+    fn take(key: &str, amount: u64, max: u64) -> Take<'_> {
+        Take {
+            key,
+            amount,
+            max,
+            ttl: 120,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_leaves_every_counter_as_it_was() -> Result<(), Box<dyn std::error::Error>> {
+        let server = RedisServer::start().await?;
+        let redis = Redis::new(&server.url())?;
+        redis.check().await?;
+        let mut connection = redis.connection().ok_or("no connection")?;
+        let admitted = admit(
+            Some(&redis),
+            &[take("t:req", 1, 10), take("t:tok", 50, 100)],
+        )
+        .await?;
+        assert_eq!(admitted, Decision::Admitted(vec![1, 50]));
+        let ttl: i64 = redis::cmd("TTL")
+            .arg("t:tok")
+            .query_async(&mut connection)
+            .await?;
+        assert!(
+            ttl > 0 && ttl <= 120,
+            "a key the script creates expires: {ttl}"
+        );
+
+        // The tokens do not fit: the request counter is returned, a fresh key is not left
+        // behind without a TTL.
+        let refused = admit(
+            Some(&redis),
+            &[
+                take("t:req", 1, 10),
+                take("t:fresh", 5, 100),
+                take("t:tok", 60, 100),
+            ],
+        )
+        .await?;
+        assert_eq!(refused, Decision::Refused { index: 2, used: 50 });
+        let (req, tok): (i64, i64) = redis::pipe()
+            .get("t:req")
+            .get("t:tok")
+            .query_async(&mut connection)
+            .await?;
+        assert_eq!((req, tok), (1, 50));
+        let fresh: bool = redis::cmd("EXISTS")
+            .arg("t:fresh")
+            .query_async(&mut connection)
+            .await?;
+        assert!(!fresh, "a key created for a refused request is removed");
+        Ok(())
+    }
 }
