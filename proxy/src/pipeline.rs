@@ -121,7 +121,7 @@ async fn serve(
         &mut request,
         &gateway.metrics,
     )?;
-    let estimate = tokens::estimate(&body, &request);
+    let estimate = tokens::estimate(&body, &request, route_state.counts_tokens);
     guardrails::input_tokens::check(state, route, estimate.input_tokens)?;
     let caller = limits::Caller {
         principal: &principal,

@@ -11,7 +11,7 @@ use std::{
 use arc_swap::{ArcSwap, ArcSwapOption};
 use switchyard_crds::{
     Snapshot,
-    snapshot::{Model, Route, Source},
+    snapshot::{Model, Policy, Route, Source},
 };
 
 use crate::{
@@ -67,6 +67,9 @@ impl BackendState {
 pub struct RouteState {
     /// `namespace/name` of the AIRoute.
     pub label: Arc<str>,
+    /// Whether a policy of the route needs prompts counted with the tokenizer (input-token
+    /// maximum, token limits, budgets); elsewhere an estimate from the body's size will do.
+    pub counts_tokens: bool,
 }
 
 /// One published configuration.
@@ -114,7 +117,7 @@ impl State {
             .content
             .routes
             .iter()
-            .map(RouteState::new)
+            .map(|route| RouteState::new(route, &snapshot.content.policies))
             .collect();
         let cluster = ClusterIssuer::of(&snapshot);
         let policies = snapshot
@@ -152,9 +155,22 @@ impl State {
 }
 
 impl RouteState {
-    fn new(route: &Route) -> Self {
+    fn new(route: &Route, policies: &[Policy]) -> Self {
+        let counts_tokens = route
+            .policies
+            .iter()
+            .filter_map(|idx| policies.get(*idx as usize))
+            .any(|policy| {
+                policy.guardrails.max_input_tokens.is_some()
+                    || !policy.budgets.is_empty()
+                    || policy
+                        .rate_limits
+                        .iter()
+                        .any(|limit| limit.tokens.is_some())
+            });
         Self {
             label: format!("{}/{}", route.source.namespace, route.source.name).into(),
+            counts_tokens,
         }
     }
 }

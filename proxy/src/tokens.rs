@@ -31,6 +31,10 @@ pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 1024;
 const PER_MESSAGE: u64 = 3;
 /// Tokens that prime the reply (`<|start|>assistant<|message|>`).
 const REPLY_PRIMING: u64 = 3;
+/// Bytes of JSON per token, for the rough estimate of a route that does not count tokens: the
+/// balancer's cost order only needs the order of magnitude, and a large prompt costs
+/// milliseconds to tokenize.
+const BYTES_PER_TOKEN: u64 = 4;
 /// Tokens an inline image counts for.
 const INLINE_IMAGE: u64 = 85;
 
@@ -101,9 +105,13 @@ pub fn count_input(body: &[u8]) -> u64 {
 
 /// What a request is expected to use: its counted input plus its output maximum (or the
 /// default when it sets none).
-pub fn estimate(body: &[u8], request: &ClientRequest) -> Estimate {
+pub fn estimate(body: &[u8], request: &ClientRequest, count: bool) -> Estimate {
     Estimate {
-        input_tokens: count_input(body),
+        input_tokens: if count {
+            count_input(body)
+        } else {
+            body.len() as u64 / BYTES_PER_TOKEN
+        },
         output_tokens: request
             .max_output_tokens()
             .unwrap_or(DEFAULT_MAX_OUTPUT_TOKENS),
@@ -201,12 +209,18 @@ mod tests {
         let body = json!({"model": "m", "input": "hi", "max_tokens": 7}).to_string();
         let request =
             ClientRequest::parse(switchyard_providers::Api::Embeddings, body.as_bytes()).unwrap();
-        let guess = estimate(body.as_bytes(), &request);
+        let guess = estimate(body.as_bytes(), &request, true);
         assert_eq!((guess.input_tokens, guess.output_tokens), (1, 7));
+        let rough = estimate(body.as_bytes(), &request, false);
+        assert_eq!(
+            rough.input_tokens,
+            body.len() as u64 / 4,
+            "a route that counts no tokens gets the size estimate"
+        );
         let body = json!({"model": "m", "input": "hi"}).to_string();
         let request =
             ClientRequest::parse(switchyard_providers::Api::Embeddings, body.as_bytes()).unwrap();
-        let guess = estimate(body.as_bytes(), &request);
+        let guess = estimate(body.as_bytes(), &request, true);
         assert_eq!(guess.output_tokens, DEFAULT_MAX_OUTPUT_TOKENS);
     }
 
