@@ -22,39 +22,23 @@ fn redis_key(key: &Key) -> String {
 
 /// Reads `key`: its body and remaining lifetime, if Redis has it.
 pub async fn get(redis: &Redis, metrics: &Metrics, key: &Key) -> Option<(Bytes, Duration)> {
-    let Some(mut connection) = redis.connection().filter(|_| redis.is_up()) else {
-        metrics.cache.redis_error("get");
-        return None;
-    };
     let name = redis_key(key);
     let mut pipe = redis::pipe();
     pipe.get(&name).pttl(&name);
-    let read = pipe.query_async::<(Option<Vec<u8>>, i64)>(&mut connection);
-    match tokio::time::timeout(DEADLINE, read).await {
-        Ok(Ok((Some(body), ttl_ms))) if ttl_ms > 0 => Some((
-            Bytes::from(body),
-            Duration::from_millis(ttl_ms.unsigned_abs()),
-        )),
-        Ok(Ok(_)) => None,
-        Ok(Err(error)) => {
-            tracing::debug!(%error, "cache read from Redis failed");
-            metrics.cache.redis_error("get");
-            None
-        }
-        Err(_) => {
-            tracing::debug!("cache read from Redis timed out");
-            metrics.cache.redis_error("get");
-            None
-        }
-    }
+    let (body, ttl_ms) = bounded(redis, metrics, "get", |mut connection| async move {
+        pipe.query_async::<(Option<Vec<u8>>, i64)>(&mut connection)
+            .await
+    })
+    .await?;
+    (ttl_ms > 0).then_some(())?;
+    Some((
+        Bytes::from(body?),
+        Duration::from_millis(ttl_ms.unsigned_abs()),
+    ))
 }
 
 /// Writes `key` with a lifetime of `ttl`; true if Redis took it.
 pub async fn set(redis: &Redis, metrics: &Metrics, key: &Key, body: &Bytes, ttl: Duration) -> bool {
-    let Some(mut connection) = redis.connection().filter(|_| redis.is_up()) else {
-        metrics.cache.redis_error("set");
-        return false;
-    };
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
     let mut command = redis::cmd("SET");
     command
@@ -62,18 +46,34 @@ pub async fn set(redis: &Redis, metrics: &Metrics, key: &Key, body: &Bytes, ttl:
         .arg(body.as_ref())
         .arg("PX")
         .arg(ttl_ms);
-    let write = command.query_async::<()>(&mut connection);
-    match tokio::time::timeout(DEADLINE, write).await {
-        Ok(Ok(())) => true,
-        Ok(Err(error)) => {
-            tracing::debug!(%error, "cache write to Redis failed");
-            metrics.cache.redis_error("set");
-            false
-        }
-        Err(_) => {
-            tracing::debug!("cache write to Redis timed out");
-            metrics.cache.redis_error("set");
-            false
-        }
-    }
+    bounded(redis, metrics, "set", |mut connection| async move {
+        command.query_async::<()>(&mut connection).await
+    })
+    .await
+    .is_some()
+}
+
+/// Runs one call on the connection within [`DEADLINE`]; a missing connection, a failure or a
+/// timeout is `None`, counted under `op` and logged at debug level.
+async fn bounded<T, F>(
+    redis: &Redis,
+    metrics: &Metrics,
+    op: &'static str,
+    call: impl FnOnce(redis::aio::ConnectionManager) -> F,
+) -> Option<T>
+where
+    F: Future<Output = redis::RedisResult<T>>,
+{
+    let Some(connection) = redis.connection().filter(|_| redis.is_up()) else {
+        metrics.cache.redis_error(op);
+        return None;
+    };
+    let error = match tokio::time::timeout(DEADLINE, call(connection)).await {
+        Ok(Ok(value)) => return Some(value),
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => format!("no answer within {DEADLINE:?}"),
+    };
+    tracing::debug!(op, %error, "cache call to Redis failed");
+    metrics.cache.redis_error(op);
+    None
 }
